@@ -1,0 +1,43 @@
+# Riverhead: the two commands a new user needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit integration bench clean system-deps
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "error: Python 3.11+ is needed (found $$($(PYTHON) --version)); hint: PYTHON=python3.11 make ..."; exit 1; }
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
+	touch $(STAMP)
+
+# Debian packages the tests use as real clients (kcat).
+system-deps:
+	@command -v kcat >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq kcat >/dev/null; }
+
+demo: $(STAMP)
+	$(BIN)/python examples/ecommerce/demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/mypy
+
+test: $(STAMP) system-deps lint
+	$(BIN)/python -m pytest -q
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -m unit
+
+integration: $(STAMP) system-deps
+	$(BIN)/python -m pytest -q -m integration
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/broker_throughput.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from riverhead.cli.main import main
+
+main()

@@ -1,0 +1,109 @@
+"""Route one request frame to its handler and frame the reply.
+
+Never raises into the engine for anything a client sent: a frame whose header cannot be
+parsed, an unknown API key, an unsupported version (except ApiVersions, which answers
+UNSUPPORTED_VERSION in a v0 body as KIP-511 asks) or a body that does not decode closes
+that connection — what Kafka does — and is logged with the client's address. A bug in a
+handler is logged with its traceback and also closes only that connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from riverhead.broker.connection import Connection, FileChunk
+from riverhead.broker.engine import PARKED, Parts, _Parked
+from riverhead.broker.handlers import (
+    api_versions,
+    create_partitions,
+    create_topics,
+    delete_records,
+    delete_topics,
+    describe_configs,
+    fetch,
+    incremental_alter_configs,
+    init_producer_id,
+    list_offsets,
+    metadata,
+    produce,
+)
+from riverhead.broker.request import Reply, Request, _NoResponse
+from riverhead.broker.state import BrokerState
+from riverhead.protocol.apis import ApiKey, api_name, is_supported
+from riverhead.protocol.frames import FrameError, parse_request_header
+from riverhead.protocol.messages import RequestDecodeError
+from riverhead.protocol.produce import ProduceDecodeError
+
+log = logging.getLogger("riverhead.broker.dispatch")
+
+Handler = Callable[[BrokerState, Request], Reply]
+
+HANDLERS: dict[int, Handler] = {
+    ApiKey.PRODUCE: produce.handle,
+    ApiKey.FETCH: fetch.handle,
+    ApiKey.LIST_OFFSETS: list_offsets.handle,
+    ApiKey.METADATA: metadata.handle,
+    ApiKey.API_VERSIONS: api_versions.handle,
+    ApiKey.CREATE_TOPICS: create_topics.handle,
+    ApiKey.DELETE_TOPICS: delete_topics.handle,
+    ApiKey.DELETE_RECORDS: delete_records.handle,
+    ApiKey.INIT_PRODUCER_ID: init_producer_id.handle,
+    ApiKey.DESCRIBE_CONFIGS: describe_configs.handle,
+    ApiKey.CREATE_PARTITIONS: create_partitions.handle,
+    ApiKey.INCREMENTAL_ALTER_CONFIGS: incremental_alter_configs.handle,
+}
+
+Resume = Callable[[Connection, list[bytes | FileChunk]], None]
+
+
+class Dispatcher:
+    def __init__(self, state: BrokerState) -> None:
+        self.state = state
+        self.resume: Resume = lambda conn, parts: None  # set by the server to engine.resume
+
+    def __call__(self, conn: Connection, frame: memoryview) -> Parts | _Parked | None:
+        try:
+            header = parse_request_header(frame)
+        except FrameError as exc:
+            log.warning("closing %s: bad request header: %s", conn.addr, exc)
+            return None
+        if header.api_key == ApiKey.API_VERSIONS and not is_supported(
+            header.api_key, header.api_version
+        ):
+            return list(api_versions.unsupported_version_reply(header))
+        handler = HANDLERS.get(header.api_key)
+        if handler is None or not is_supported(header.api_key, header.api_version):
+            log.warning(
+                "closing %s: %s v%d is not supported (client %s)",
+                conn.addr,
+                api_name(header.api_key),
+                header.api_version,
+                header.client_id,
+            )
+            return None
+        request = Request(header, frame, conn, self.resume)
+        try:
+            reply = handler(self.state, request)
+        except (RequestDecodeError, ProduceDecodeError) as exc:
+            log.warning(
+                "closing %s: malformed %s v%d request: %s",
+                conn.addr,
+                api_name(header.api_key),
+                header.api_version,
+                exc,
+            )
+            return None
+        except Exception:
+            log.exception(
+                "closing %s: %s v%d handler failed",
+                conn.addr,
+                api_name(header.api_key),
+                header.api_version,
+            )
+            return None
+        if isinstance(reply, _Parked):
+            return PARKED
+        if isinstance(reply, _NoResponse):
+            return []
+        return request.frame_reply(reply)

@@ -1,0 +1,59 @@
+"""ListOffsets (key 2), v1-7: earliest (-2), latest (-1), max timestamp (-3), by time.
+
+Latest is the high watermark (also for read_committed: the last stable offset equals it
+without transactions). By time: the offset of the first record whose timestamp is at or
+after the target, or offset -1 / timestamp -1 when there is none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from riverhead.broker.request import Request
+from riverhead.broker.state import BrokerState
+from riverhead.protocol.errors import ErrorCode
+
+EARLIEST, LATEST, MAX_TIMESTAMP = -2, -1, -3
+
+
+def _lookup(state: BrokerState, topic: str, index: int, timestamp: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "partition_index": index,
+        "error_code": 0,
+        "timestamp": -1,
+        "offset": -1,
+        "leader_epoch": -1,
+    }
+    part = state.partition(topic, index)
+    if part is None:
+        out["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        return out
+    plog = part.log
+    out["leader_epoch"] = part.leader_epoch
+    if timestamp == EARLIEST:
+        out["offset"] = plog.log_start_offset
+    elif timestamp == LATEST:
+        out["offset"] = plog.high_watermark
+    elif timestamp == MAX_TIMESTAMP:
+        entry = plog.max_timestamp_entry()
+        if entry is not None:
+            out["offset"], out["timestamp"] = entry
+    elif timestamp < 0:
+        out["error_code"] = ErrorCode.INVALID_REQUEST
+    else:
+        found = plog.offset_for_timestamp(timestamp)
+        if found is not None:
+            out["offset"], out["timestamp"] = found
+    return out
+
+
+def handle(state: BrokerState, request: Request) -> dict[str, Any]:
+    req = request.decode()
+    topics = []
+    for topic in req.topics:
+        partitions = [
+            _lookup(state, topic.name, p.partition_index, int(p.timestamp))
+            for p in topic.partitions
+        ]
+        topics.append({"name": topic.name, "partitions": partitions})
+    return {"throttle_time_ms": 0, "topics": topics}

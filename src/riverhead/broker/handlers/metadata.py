@@ -1,0 +1,96 @@
+"""Metadata (key 3), v0-12: brokers, cluster id, controller, topics and partitions.
+
+A null topic list means all topics; an empty list (v1+) means none. Unknown topics are
+created when ``auto.create.topics.enable`` is on and the request allows it (v4+ field
+``allow_auto_topic_creation``; always allowed before v4). Topics can be asked for by
+name; v10+ answers carry topic ids. Authorized-operations fields are INT32_MIN ("not
+provided"): -1 would make kafka-python's admin client crash (see research notes, P7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from riverhead.broker.request import Request
+from riverhead.broker.state import BrokerState
+from riverhead.broker.topics import TopicInfo, topic_name_error
+from riverhead.protocol.errors import ErrorCode
+
+NOT_PROVIDED = -(2**31)
+
+
+def broker_list(state: BrokerState) -> list[dict[str, Any]]:
+    listener = state.config.advertised_listeners[0]
+    return [{"node_id": state.node_id, "host": listener.host, "port": listener.port, "rack": None}]
+
+
+def topic_entry(state: BrokerState, info: TopicInfo) -> dict[str, Any]:
+    node = state.node_id
+    return {
+        "error_code": 0,
+        "name": info.name,
+        "topic_id": info.topic_id,
+        "is_internal": info.internal,
+        "partitions": [
+            {
+                "error_code": 0,
+                "partition_index": i,
+                "leader_id": node,
+                "leader_epoch": 0,
+                "replica_nodes": [node],
+                "isr_nodes": [node],
+                "offline_replicas": [],
+            }
+            for i in range(info.partitions)
+        ],
+        "topic_authorized_operations": NOT_PROVIDED,
+    }
+
+
+def _missing(name: str | None, error: ErrorCode) -> dict[str, Any]:
+    return {
+        "error_code": error,
+        "name": name,
+        "topic_id": None,
+        "is_internal": False,
+        "partitions": [],
+        "topic_authorized_operations": NOT_PROVIDED,
+    }
+
+
+def handle(state: BrokerState, request: Request) -> dict[str, Any]:
+    req = request.decode()
+    allow_auto = request.version < 4 or bool(getattr(req, "allow_auto_topic_creation", True))
+    topics: list[dict[str, Any]] = []
+    wanted = req.topics
+    if wanted is None or (request.version == 0 and not wanted):
+        topics = [topic_entry(state, info) for info in state.topics.all()]
+    else:
+        for item in wanted:
+            name = item.name
+            info = None
+            if name is None:
+                topic_id = getattr(item, "topic_id", None)
+                info = state.topics.by_id(topic_id) if topic_id is not None else None
+                if info is None:
+                    topics.append(_missing(None, ErrorCode.UNKNOWN_TOPIC_ID))
+                    continue
+            else:
+                if topic_name_error(name):
+                    topics.append(_missing(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
+                    continue
+                info = state.topics.get(name)
+                if info is None and allow_auto:
+                    info = state.auto_create_topic(name)
+            if info is None:
+                topics.append(_missing(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+            else:
+                topics.append(topic_entry(state, info))
+    return {
+        "throttle_time_ms": 0,
+        "brokers": broker_list(state),
+        "cluster_id": state.topics.cluster_id,
+        "controller_id": state.node_id,
+        "topics": topics,
+        "cluster_authorized_operations": NOT_PROVIDED,
+    }

@@ -1,0 +1,105 @@
+"""Run a broker: wire state, dispatcher and request engine; stop gracefully on SIGTERM.
+
+Graceful shutdown (SIGTERM or SIGINT): stop accepting and serving, snapshot producer
+state, flush every log and write the clean-shutdown marker, so the next start skips
+recovery. A second signal while shutting down exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from riverhead.broker.config import BrokerConfig, ConfigError
+from riverhead.broker.dispatch import Dispatcher
+from riverhead.broker.engine import RequestEngine
+from riverhead.broker.state import BrokerState
+
+log = logging.getLogger("riverhead.broker")
+
+
+class Broker:
+    """A running broker (also usable in-process by tests and benchmarks)."""
+
+    def __init__(self, config: BrokerConfig) -> None:
+        for listener in config.listeners:
+            if listener.name != "PLAINTEXT":
+                raise ConfigError(
+                    f"listener {listener} uses {listener.name}, which is not supported yet: "
+                    "use PLAINTEXT://host:port"
+                )
+        self.config = config
+        self.state = BrokerState(config)
+        self.dispatcher = Dispatcher(self.state)
+        self.engine = RequestEngine(
+            self.dispatcher,
+            threads=config.get_int("num.io.threads"),
+            max_request_bytes=config.get_int("socket.request.max.bytes"),
+            max_connections=config.get_int("max.connections"),
+        )
+        self.dispatcher.resume = self.engine.resume
+        self.ports: list[int] = []
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self.state.start()
+        for listener in self.config.listeners:
+            self.ports.append(self.engine.listen(listener.host, listener.port))
+        self.engine.start()
+        log.info(
+            "broker %d serving on %s (log.dirs=%s)",
+            self.state.node_id,
+            ", ".join(str(lst) for lst in self.config.listeners),
+            ",".join(str(d) for d in self.config.log_dirs),
+        )
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        log.info("shutting down")
+        self.engine.stop()
+        self.state.shutdown()
+        log.info("shut down cleanly")
+
+    def wait(self) -> None:
+        self._stopped.wait()
+
+
+def configure_logging(level: str | None = None) -> None:
+    logging.basicConfig(
+        level=level or os.environ.get("RIVERHEAD_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def run_broker(config: BrokerConfig) -> int:
+    """Start a broker and block until SIGTERM/SIGINT; returns the process exit code."""
+    configure_logging()
+    broker = Broker(config)
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop_requested.is_set():
+            log.warning("second signal: exiting without a clean shutdown")
+            os._exit(1)
+        log.info("received %s", signal.Signals(signum).name)
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        broker.start()
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        broker.stop()
+        return 1
+    while not stop_requested.wait(1.0):
+        pass
+    broker.stop()
+    return 0

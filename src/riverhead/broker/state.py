@@ -1,0 +1,234 @@
+"""The broker's state shared by every handler: config, topics, partitions, purgatory.
+
+:class:`BrokerState` owns the :class:`~riverhead.log.manager.LogManager`, the topic
+registry and the served :class:`~riverhead.broker.partition.Partition` objects. Topic
+changes (create, delete, add partitions, alter configs) are serialised by ``admin_lock``;
+lookups of a partition are lock-free dictionary reads (safe under CPython), so the
+produce/fetch paths never wait for an admin operation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from riverhead.broker.config import BrokerConfig
+from riverhead.broker.partition import Partition
+from riverhead.broker.purgatory import Purgatory
+from riverhead.broker.topics import TopicInfo, TopicRegistry, topic_name_error
+from riverhead.log.config import TOPIC_CONFIGS, InvalidConfig, LogConfig
+from riverhead.log.manager import LogManager
+from riverhead.protocol.errors import ErrorCode
+
+log = logging.getLogger("riverhead.broker")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class AdminResult:
+    error: ErrorCode = ErrorCode.NONE
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error == ErrorCode.NONE
+
+
+class BrokerState:
+    def __init__(self, config: BrokerConfig) -> None:
+        self.config = config
+        self.node_id = config.broker_id
+        self.defaults = config.log_defaults()
+        dirs = config.log_dirs
+        self.topics = TopicRegistry(dirs[0], config.get("cluster.id"))
+        self.logs = LogManager(dirs, self.defaults)
+        self.partitions: dict[tuple[str, int], Partition] = {}
+        self.log_configs: dict[str, LogConfig] = {}  # effective config of each topic
+        self.purgatory = Purgatory()
+        self.admin_lock = threading.RLock()
+        self.auto_create = config.get_bool("auto.create.topics.enable")
+        self.default_partitions = config.get_int("num.partitions")
+        self._load()
+
+    def _load(self) -> None:
+        known = self.topics.all()
+        names = {t.name for t in known}
+        for (topic, _), _log in list(self.logs.partitions().items()):
+            if topic not in names:
+                log.warning("deleting partition directories of unknown topic %s", topic)
+                self.logs.delete_topic(topic)
+        for info in known:
+            config = self.log_config(info)
+            self.log_configs[info.name] = config
+            self.logs.set_topic_config(info.name, config)
+            for index in range(info.partitions):
+                self._open_partition(info.name, index, config)
+        log.info("loaded %d topics, %d partitions", len(known), len(self.partitions))
+
+    def _open_partition(self, topic: str, index: int, config: LogConfig) -> Partition:
+        plog = self.logs.get(topic, index) or self.logs.create(topic, index, config)
+        part = Partition(topic, index, plog)
+        self.partitions[(topic, index)] = part
+        return part
+
+    def log_config(self, info: TopicInfo) -> LogConfig:
+        return self.defaults.with_topic_configs(info.configs)
+
+    def partition(self, topic: str, index: int) -> Partition | None:
+        return self.partitions.get((topic, index))
+
+    # ---- admin operations ---------------------------------------------------------
+    def create_topic(
+        self,
+        name: str,
+        partitions: int,
+        configs: dict[str, str],
+        *,
+        replication_factor: int = 1,
+        validate_only: bool = False,
+    ) -> AdminResult:
+        problem = topic_name_error(name)
+        if problem:
+            return AdminResult(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
+        if partitions == -1:
+            partitions = self.default_partitions
+        if partitions < 1:
+            return AdminResult(ErrorCode.INVALID_PARTITIONS, "number of partitions must be >= 1")
+        if replication_factor not in (-1, 1):
+            return AdminResult(
+                ErrorCode.INVALID_REPLICATION_FACTOR,
+                f"replication factor {replication_factor} is larger than the 1 available broker",
+            )
+        try:
+            config = self.defaults.with_topic_configs(configs)
+        except InvalidConfig as exc:
+            return AdminResult(ErrorCode.INVALID_CONFIG, str(exc))
+        with self.admin_lock:
+            if self.topics.get(name) is not None:
+                return AdminResult(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
+            collision = self._collision(name)
+            if collision:
+                return AdminResult(
+                    ErrorCode.INVALID_TOPIC_EXCEPTION,
+                    f"topic {name!r} collides with existing topic {collision!r} "
+                    "('.' and '_' are interchangeable in metric names)",
+                )
+            if validate_only:
+                return AdminResult()
+            self.logs.set_topic_config(name, config)
+            for index in range(partitions):
+                self._open_partition(name, index, config)
+            self.log_configs[name] = config
+            self.topics.add(name, partitions, configs)  # visible to clients from here on
+        log.info("created topic %s with %d partitions %s", name, partitions, configs or "")
+        return AdminResult()
+
+    def _collision(self, name: str) -> str | None:
+        norm = name.replace(".", "_")
+        for info in self.topics.all():
+            if info.name.replace(".", "_") == norm and info.name != name:
+                return info.name
+        return None
+
+    def auto_create_topic(self, name: str) -> TopicInfo | None:
+        """Create ``name`` with broker defaults if auto creation is on; None otherwise."""
+        if not self.auto_create or topic_name_error(name) or name.startswith("__"):
+            return None
+        result = self.create_topic(name, self.default_partitions, {})
+        if not result.ok and result.error != ErrorCode.TOPIC_ALREADY_EXISTS:
+            return None
+        return self.topics.get(name)
+
+    def delete_topic(self, name: str) -> AdminResult:
+        with self.admin_lock:
+            info = self.topics.get(name)
+            if info is None:
+                return AdminResult(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"no topic {name!r}")
+            self.topics.remove(name)
+            self.log_configs.pop(name, None)
+            for index in range(info.partitions):
+                self.partitions.pop((name, index), None)
+            self.logs.delete_topic(name)
+        log.info("deleted topic %s", name)
+        return AdminResult()
+
+    def add_partitions(self, name: str, count: int, *, validate_only: bool) -> AdminResult:
+        with self.admin_lock:
+            info = self.topics.get(name)
+            if info is None:
+                return AdminResult(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"no topic {name!r}")
+            if count <= info.partitions:
+                return AdminResult(
+                    ErrorCode.INVALID_PARTITIONS,
+                    f"topic {name!r} has {info.partitions} partitions; the new count must be "
+                    "larger",
+                )
+            if validate_only:
+                return AdminResult()
+            config = self.log_config(info)
+            for index in range(info.partitions, count):
+                self._open_partition(name, index, config)
+            self.topics.set_partitions(name, count)
+        log.info("topic %s now has %d partitions", name, count)
+        return AdminResult()
+
+    def alter_topic_configs(
+        self, name: str, changes: list[tuple[str, int, str | None]], *, validate_only: bool
+    ) -> AdminResult:
+        """Apply IncrementalAlterConfigs operations: 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT."""
+        with self.admin_lock:
+            info = self.topics.get(name)
+            if info is None:
+                return AdminResult(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"no topic {name!r}")
+            configs = dict(info.configs)
+            for key, op, value in changes:
+                if key not in TOPIC_CONFIGS:
+                    return AdminResult(ErrorCode.INVALID_CONFIG, f"unknown topic config {key!r}")
+                current = configs.get(key, self.defaults.topic_value(key))
+                items = [v for v in current.split(",") if v]
+                if op == 0:
+                    configs[key] = value or ""
+                elif op == 1:
+                    configs.pop(key, None)
+                elif op == 2:
+                    configs[key] = ",".join(items + [v for v in (value or "").split(",") if v])
+                elif op == 3:
+                    drop = set((value or "").split(","))
+                    configs[key] = ",".join(v for v in items if v not in drop)
+                else:
+                    return AdminResult(ErrorCode.INVALID_REQUEST, f"unknown config operation {op}")
+            try:
+                config = self.defaults.with_topic_configs(configs)
+            except InvalidConfig as exc:
+                return AdminResult(ErrorCode.INVALID_CONFIG, str(exc))
+            if validate_only:
+                return AdminResult()
+            self.topics.set_configs(name, configs)
+            self.log_configs[name] = config
+            self.logs.set_topic_config(name, config)
+        log.info("altered configs of topic %s: %s", name, configs)
+        return AdminResult()
+
+    # ---- life cycle ---------------------------------------------------------------
+    def start(self) -> None:
+        self.purgatory.start()
+        self.logs.start(
+            self.config.get_int("log.retention.check.interval.ms"),
+            self.config.get_int("log.flush.scheduler.interval.ms"),
+        )
+
+    def shutdown(self) -> None:
+        self.purgatory.stop()
+        for part in list(self.partitions.values()):
+            try:
+                part.snapshot_producers()
+            except OSError as exc:
+                log.warning(
+                    "producer state snapshot of %s-%d failed: %s", part.topic, part.index, exc
+                )
+        self.logs.shutdown()
