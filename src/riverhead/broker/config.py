@@ -77,6 +77,9 @@ DEFAULTS: dict[str, str] = {
     "zookeeper.connect": "",
 }
 
+# RIVERHEAD_* variables that are not broker config keys (tools' own settings).
+NOT_CONFIG_ENV = frozenset({"RIVERHEAD_HOME", "RIVERHEAD_LOG_LEVEL", "RIVERHEAD_BROKERS"})
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -104,7 +107,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
     """Map ``RIVERHEAD_LOG_DIRS=x`` style variables to ``log.dirs=x``."""
     out: dict[str, str] = {}
     for name, value in environ.items():
-        if not name.startswith("RIVERHEAD_") or name == "RIVERHEAD_HOME":
+        if not name.startswith("RIVERHEAD_") or name in NOT_CONFIG_ENV:
             continue
         key = name[len("RIVERHEAD_") :].lower().replace("__", "\0").replace("_", ".")
         out[key.replace("\0", "_")] = value

@@ -163,7 +163,7 @@ def _plan(cls: type) -> list[tuple[str, tuple[str, ...], Callable[[Any], Any], A
     for f in fields(cls):
         kind = classify_field(f)
         optional = is_optional(f)
-        conv = _converter(kind, f.metadata["kafka_type"], optional)
+        conv = _converter(kind, f.metadata.get("kafka_type", ""), optional)
         if f.default is not MISSING:
             default: Any = f.default
         elif f.default_factory is not MISSING:

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riverhead.broker.producer_state import ProducerStateManager
+from riverhead.protocol.batch import BatchHeader
+from riverhead.protocol.errors import ErrorCode
+
+pytestmark = pytest.mark.unit
+
+
+def header(pid: int, epoch: int, seq: int, count: int = 1, offset: int = 0) -> BatchHeader:
+    return BatchHeader(offset, 100, 0, 2, 0, 0, count - 1, 0, 0, pid, epoch, seq, count)
+
+
+def appended(state: ProducerStateManager, h: BatchHeader) -> None:
+    assert state.check(h).error == ErrorCode.NONE
+    state.update(h)
+
+
+def test_sequences_must_follow_and_duplicates_are_recognised() -> None:
+    state = ProducerStateManager()
+    appended(state, header(7, 0, 0, count=3, offset=0))
+    appended(state, header(7, 0, 3, count=2, offset=3))
+    dup = state.check(header(7, 0, 0, count=3))
+    assert dup.error == ErrorCode.NONE and dup.duplicate_of is not None
+    assert dup.duplicate_of.base_offset == 0
+    assert state.check(header(7, 0, 6)).error == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    assert state.check(header(7, 0, 5)).duplicate_of is None
+
+
+def test_only_last_five_batches_are_duplicates() -> None:
+    state = ProducerStateManager()
+    for i in range(7):
+        appended(state, header(1, 0, i, offset=i))
+    assert state.check(header(1, 0, 1)).error == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    assert state.check(header(1, 0, 2)).duplicate_of is not None
+
+
+def test_epochs() -> None:
+    state = ProducerStateManager()
+    appended(state, header(1, 3, 0))
+    assert state.check(header(1, 2, 1)).error == ErrorCode.INVALID_PRODUCER_EPOCH
+    assert state.check(header(1, 4, 5)).error == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    appended(state, header(1, 4, 0, offset=1))
+    assert state.producers[1].epoch == 4
+
+
+def test_new_producer_starts_at_zero_and_non_idempotent_is_unchecked() -> None:
+    state = ProducerStateManager()
+    assert state.check(header(9, 0, 4)).error == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    assert state.check(header(-1, -1, 0)).error == ErrorCode.NONE
+
+
+def test_sequence_wraps_around() -> None:
+    state = ProducerStateManager()
+    appended(state, header(1, 0, 0))
+    state.producers[1].batches[-1].last_seq = 2**31 - 1
+    assert state.check(header(1, 0, 0, offset=5)).error == ErrorCode.NONE
+
+
+def test_snapshot_round_trip_and_stale_snapshot(tmp_path: Path) -> None:
+    state = ProducerStateManager()
+    appended(state, header(5, 1, 0, count=2))
+    state.write_snapshot(tmp_path, offset=2)
+    loaded = ProducerStateManager()
+    assert loaded.load_snapshot(tmp_path, log_end_offset=2) == 2
+    assert loaded.check(header(5, 1, 0, count=2)).duplicate_of is not None
+    state.write_snapshot(tmp_path, offset=10)
+    assert ProducerStateManager().load_snapshot(tmp_path, log_end_offset=3) == 0
