@@ -25,7 +25,7 @@ def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
 
 
 def test_unknown_key_names_the_closest_one() -> None:
-    with pytest.raises(ConfigError, match="log.retention.hours"):
+    with pytest.raises(ConfigError, match=r"log\.retention\.hours"):
         BrokerConfig.load(overrides={"log.retention.hour": "1"}, environ={})
 
 
