@@ -1,0 +1,204 @@
+"""All partition logs of a broker, spread over its ``log.dirs``.
+
+Layout of each log dir::
+
+    <log dir>/
+        .riverhead_clean_shutdown     present only between a clean shutdown and the next
+                                      start; its presence skips full recovery
+        orders-0/                     one PartitionLog per "<topic>-<partition>"
+        my.topic-with-dashes-3/       topic names may hold '-' and '.': split on the LAST '-'
+        orders-1.3f2a...c9-delete/    a deleted partition not yet removed (removed at start)
+
+Thread-safety: every public method may be called from any thread; the partition map is
+guarded by a lock. The background thread started by :meth:`start` runs retention and
+time-based flushes; :meth:`shutdown` stops it before closing the logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from riverhead.log.config import LogConfig
+from riverhead.log.partition import PartitionLog, fsync_dir, wall_clock_ms
+
+logger = logging.getLogger("riverhead.log")
+
+CLEAN_SHUTDOWN_FILE = ".riverhead_clean_shutdown"
+
+
+def parse_partition_dir(name: str) -> tuple[str, int] | None:
+    """``"a.b-c-12"`` -> ``("a.b-c", 12)``; None if the name is not a partition dir."""
+    topic, sep, part = name.rpartition("-")
+    if not sep or not topic or not part.isdigit():
+        return None
+    return topic, int(part)
+
+
+class LogManager:
+    """Loads, creates, deletes and maintains the partition logs of one broker.
+
+    ``log_dirs`` are created if missing. Every partition directory found is loaded with
+    ``default_config`` (the broker applies per-topic configs afterwards through
+    :meth:`set_topic_config`); with recovery unless that dir has the clean-shutdown marker,
+    which is then removed so a later crash is recovered. ``now_ms`` is the clock.
+    """
+
+    def __init__(
+        self,
+        log_dirs: list[Path],
+        default_config: LogConfig,
+        *,
+        now_ms: Callable[[], int] | None = None,
+    ) -> None:
+        if not log_dirs:
+            raise ValueError("at least one log dir is needed")
+        self.log_dirs = [Path(d) for d in log_dirs]
+        self.default_config = default_config
+        self._now = now_ms or wall_clock_ms
+        self._lock = threading.Lock()
+        self._logs: dict[tuple[str, int], PartitionLog] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        for log_dir in self.log_dirs:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self._load_dir(log_dir)
+
+    def _load_dir(self, log_dir: Path) -> None:
+        marker = log_dir / CLEAN_SHUTDOWN_FILE
+        clean = marker.exists()
+        for path in sorted(log_dir.iterdir()):
+            if not path.is_dir():
+                continue
+            if path.name.endswith("-delete"):
+                logger.info("removing deleted partition dir %s", path)
+                shutil.rmtree(path, ignore_errors=True)
+                continue
+            parsed = parse_partition_dir(path.name)
+            if parsed is None:
+                logger.warning("ignoring %s: not a <topic>-<partition> directory", path)
+                continue
+            if parsed in self._logs:
+                raise RuntimeError(
+                    f"partition {parsed[0]}-{parsed[1]} found in both "
+                    f"{self._logs[parsed].directory.parent} and {log_dir}"
+                )
+            self._logs[parsed] = PartitionLog(
+                path, self.default_config, recover=not clean, now_ms=self._now
+            )
+        if clean:
+            marker.unlink()
+            fsync_dir(log_dir)
+
+    # -- partitions -----------------------------------------------------------------------
+
+    def get(self, topic: str, partition: int) -> PartitionLog | None:
+        return self._logs.get((topic, partition))
+
+    def create(self, topic: str, partition: int, config: LogConfig) -> PartitionLog:
+        """Return the partition's log, creating it in the least-loaded log dir if missing."""
+        with self._lock:
+            existing = self._logs.get((topic, partition))
+            if existing is not None:
+                return existing
+            counts = {d: 0 for d in self.log_dirs}
+            for log in self._logs.values():
+                parent = log.directory.parent
+                if parent in counts:
+                    counts[parent] += 1
+            log_dir = min(self.log_dirs, key=lambda d: counts[d])
+            log = PartitionLog(log_dir / f"{topic}-{partition}", config, now_ms=self._now)
+            self._logs[(topic, partition)] = log
+            return log
+
+    def set_topic_config(self, topic: str, config: LogConfig) -> None:
+        """Apply ``config`` to every existing partition of ``topic`` (takes effect at the
+        next append, roll or retention run)."""
+        with self._lock:
+            for (name, _), log in self._logs.items():
+                if name == topic:
+                    log.config = config
+
+    def delete_topic(self, topic: str) -> None:
+        """Close and remove every partition of ``topic``: the dir is first renamed to
+        ``<name>.<uuid>-delete`` (so a crash midway finishes at the next start)."""
+        with self._lock:
+            doomed = [key for key in self._logs if key[0] == topic]
+            logs = [self._logs.pop(key) for key in doomed]
+        for log in logs:
+            log.delete()
+
+    def partitions(self) -> dict[tuple[str, int], PartitionLog]:
+        with self._lock:
+            return dict(self._logs)
+
+    # -- background work ------------------------------------------------------------------
+
+    def start(self, retention_check_interval_ms: int, flush_scheduler_interval_ms: int) -> None:
+        """Start the daemon thread running retention and ``flush.ms`` flushes."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(retention_check_interval_ms, flush_scheduler_interval_ms),
+            name="log-manager",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(self, retention_ms: int, flush_ms: int) -> None:
+        next_retention = self._now() + retention_ms
+        next_flush = self._now() + flush_ms
+        while not self._stop.wait(max(0.001, min(retention_ms, flush_ms) / 1000)):
+            now = self._now()
+            if now >= next_flush:
+                next_flush = now + flush_ms
+                self.run_flushes(now)
+            if now >= next_retention:
+                next_retention = now + retention_ms
+                self.run_retention(now)
+
+    def run_retention(self, now_ms: int) -> int:
+        """One retention pass over all logs; returns segments deleted. Errors are logged."""
+        deleted = 0
+        for log in self.partitions().values():
+            try:
+                deleted += log.apply_retention(now_ms)
+            except RuntimeError:  # closed by delete_topic meanwhile
+                continue
+            except OSError:
+                logger.exception("retention failed for %s", log.directory)
+        return deleted
+
+    def run_flushes(self, now_ms: int) -> None:
+        """Flush every log whose ``flush.ms`` has passed. Errors are logged."""
+        for log in self.partitions().values():
+            try:
+                log.flush_if_due(now_ms)
+            except OSError:
+                logger.exception("flush failed for %s", log.directory)
+
+    def shutdown(self) -> None:
+        """Stop the thread, flush and close every log, then write the clean-shutdown
+        marker (fsynced) in each log dir."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        with self._lock:
+            logs = list(self._logs.values())
+        for log in logs:
+            log.close()
+        for log_dir in self.log_dirs:
+            marker = log_dir / CLEAN_SHUTDOWN_FILE
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            fsync_dir(log_dir)
