@@ -37,7 +37,9 @@ class Partition:
         start = self.producers.load_snapshot(log.directory, log.log_end_offset)
         self.producers.rebuild(log.iter_batch_headers(start))
 
-    def append(self, data: bytearray, header: BatchHeader, now_ms: int) -> AppendOutcome:
+    def append(
+        self, data: bytearray | memoryview, header: BatchHeader, now_ms: int
+    ) -> AppendOutcome:
         """Append one validated batch; idempotent duplicates return the original offset."""
         with self.lock:
             check = self.producers.check(header)

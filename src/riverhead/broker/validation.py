@@ -42,9 +42,12 @@ class Invalid:
     message: str
 
 
+Batch = bytearray | memoryview  # writable: the log rewrites offsets in place
+
+
 def validate(
-    data: bytearray, config: LogConfig, produce_version: int, now_ms: int
-) -> tuple[bytearray, BatchHeader] | Invalid:
+    data: Batch, config: LogConfig, produce_version: int, now_ms: int
+) -> tuple[Batch, BatchHeader] | Invalid:
     """Check one partition's records; returns the (possibly recompressed) batch or why not."""
     if len(data) < HEADER_SIZE:
         return Invalid(ErrorCode.CORRUPT_MESSAGE, f"records of {len(data)} bytes hold no batch")
@@ -111,8 +114,8 @@ def _target_codec(compression_type: str, producer_codec: int) -> int:
 
 
 def _check_records(
-    data: bytearray, header: BatchHeader, config: LogConfig, target: int
-) -> tuple[bytearray, BatchHeader] | Invalid:
+    data: Batch, header: BatchHeader, config: LogConfig, target: int
+) -> tuple[Batch, BatchHeader] | Invalid:
     try:
         _, records = decode_batch(data)
     except (CorruptRecordError, CompressionError) as exc:

@@ -286,7 +286,7 @@ class PartitionLog:
     # -- appending ------------------------------------------------------------------------
 
     def append(
-        self, data: bytearray, *, leader_epoch: int, now_ms: int | None = None
+        self, data: bytearray | memoryview, *, leader_epoch: int, now_ms: int | None = None
     ) -> AppendResult:
         """Assign offsets to ``data`` (whole validated v2 batches) and write it.
 
@@ -366,7 +366,7 @@ class PartitionLog:
 
     def _write(
         self,
-        data: bytes | bytearray,
+        data: bytes | bytearray | memoryview,
         batches: list[tuple[int, int, int, int]],
         first: int,
         max_ts: int,

@@ -122,7 +122,9 @@ class LogSegment:
 
     # -- writing --------------------------------------------------------------------------
 
-    def append(self, data: bytes | bytearray, batches: list[tuple[int, int, int, int]]) -> None:
+    def append(
+        self, data: bytes | bytearray | memoryview, batches: list[tuple[int, int, int, int]]
+    ) -> None:
         """Write ``data`` (whole batches) with one write and index it.
 
         ``batches`` holds ``(position in data, size, last offset, max timestamp)`` per
