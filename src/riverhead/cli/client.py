@@ -1,0 +1,225 @@
+"""Kafka clients for the CLI (confluent-kafka), and the settings every command shares.
+
+The CLI is an ordinary Kafka client: it never imports broker internals (``broker start``
+excepted). Clients are built from :class:`Settings` (``-X/--brokers``, ``--timeout``) with
+librdkafka's own logging silenced, so the terminal only ever sees the CLI's output; set
+``RIVERHEAD_CLI_DEBUG=1`` to let librdkafka's log lines through to stderr.
+
+Before the first request, :func:`probe` opens a TCP connection to the bootstrap
+addresses. librdkafka would retry a dead address until the request timeout; the probe
+makes "no broker there" a prompt one-line error instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from riverhead.cli.errors import CliError, connection_error, from_kafka_error
+
+DEFAULT_BROKERS = "127.0.0.1:9092"
+DEFAULT_TIMEOUT = 10.0
+INTERNAL_TOPIC_PREFIX = "__"
+#: Environment variables the CLI reads; ``broker start`` hides them from the broker config,
+#: which would otherwise read them as (unknown) ``RIVERHEAD_*`` config keys.
+BROKERS_ENV = "RIVERHEAD_BROKERS"
+DEBUG_ENV = "RIVERHEAD_CLI_DEBUG"
+CLI_ENV_VARS = frozenset({BROKERS_ENV, DEBUG_ENV})
+
+_quiet = logging.getLogger("riverhead.cli.librdkafka")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Options shared by all client commands."""
+
+    brokers: str = DEFAULT_BROKERS
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    """One partition as metadata describes it (``leader`` is -1 when there is none)."""
+
+    id: int
+    leader: int
+    replicas: list[int]
+    isr: list[int]
+    error: CliError | None = None
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """One topic as metadata describes it; ``error`` set when the broker reported one."""
+
+    name: str
+    partitions: list[PartitionInfo] = field(default_factory=list)
+    error: CliError | None = None
+
+    @property
+    def internal(self) -> bool:
+        return self.name.startswith(INTERNAL_TOPIC_PREFIX)
+
+    @property
+    def replication_factor(self) -> int:
+        return max((len(p.replicas) for p in self.partitions), default=0)
+
+
+def parse_brokers(text: str) -> list[tuple[str, int]]:
+    """``host:port[,host:port...]`` (IPv6 as ``[::1]:9092``) -> ``[(host, port), ...]``."""
+    out: list[tuple[str, int]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        host, colon, port = part.rpartition(":")
+        if not colon or not port.isdigit() or not host:
+            raise CliError(
+                "INVALID_ARGUMENT",
+                f"broker address {part!r} is not host:port",
+                "write e.g. -X 127.0.0.1:9092",
+            )
+        out.append((host.strip("[]"), int(port)))
+    if not out:
+        raise CliError(
+            "INVALID_ARGUMENT", "no broker address given", "write e.g. -X 127.0.0.1:9092"
+        )
+    return out
+
+
+def probe(settings: Settings) -> None:
+    """Raise ``BROKER_NOT_AVAILABLE`` unless some bootstrap address accepts a connection."""
+    for host, port in parse_brokers(settings.brokers):
+        try:
+            with socket.create_connection((host, port), timeout=min(settings.timeout, 3.0)):
+                return
+        except OSError:
+            continue
+    raise connection_error(settings.brokers)
+
+
+def base_config(settings: Settings) -> dict[str, Any]:
+    """librdkafka settings common to every client the CLI creates."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.brokers,
+        "client.id": "riverhead-cli",
+        "socket.timeout.ms": int(settings.timeout * 1000),
+    }
+    if not os.environ.get(DEBUG_ENV):
+        config["logger"] = _quiet
+    return config
+
+
+def admin_client(settings: Settings) -> Any:
+    """An ``AdminClient`` that never auto-creates the topics it asks about."""
+    from confluent_kafka.admin import AdminClient
+
+    probe(settings)
+    # An AdminClient is a producer inside librdkafka, and producers ask brokers to
+    # auto-create the topics they request metadata for; `describe` must not.
+    return AdminClient({**base_config(settings), "allow.auto.create.topics": False})
+
+
+def producer(settings: Settings, extra: dict[str, Any]) -> Any:
+    """A ``Producer``; ``extra`` adds e.g. ``acks`` and ``compression.type``."""
+    from confluent_kafka import Producer
+
+    probe(settings)
+    config = {
+        **base_config(settings),
+        # Java's key hashing, so keys land on the same partitions as with Java clients.
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "message.timeout.ms": int(max(settings.timeout, 1.0) * 1000),
+        **extra,
+    }
+    return Producer(config)
+
+
+def consumer(settings: Settings) -> Any:
+    """A ``Consumer`` used only with ``assign()``: it never joins a group or commits.
+
+    confluent-kafka insists on a ``group.id``; with auto-commit off and no ``subscribe``
+    the group is never joined, so the id is only a label.
+    """
+    from confluent_kafka import Consumer
+
+    probe(settings)
+    return Consumer(
+        {
+            **base_config(settings),
+            "group.id": "riverhead-cli",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            "allow.auto.create.topics": False,
+        }
+    )
+
+
+def partition_from_metadata(pm: Any, brokers: str) -> PartitionInfo:
+    error = None
+    if pm.error is not None and pm.error.code() != 0:
+        error = from_kafka_error(pm.error, brokers, f"partition {pm.id}")
+    return PartitionInfo(
+        id=int(pm.id),
+        leader=int(pm.leader),
+        replicas=[int(r) for r in pm.replicas],
+        isr=[int(r) for r in pm.isrs],
+        error=error,
+    )
+
+
+def topic_from_metadata(tm: Any, brokers: str) -> TopicInfo:
+    """confluent-kafka ``TopicMetadata`` -> :class:`TopicInfo` (partitions sorted)."""
+    error = None
+    if tm.error is not None and tm.error.code() != 0:
+        error = from_kafka_error(tm.error, brokers, f"topic {tm.topic!r}")
+    partitions = [partition_from_metadata(pm, brokers) for pm in tm.partitions.values()]
+    partitions.sort(key=lambda p: p.id)
+    return TopicInfo(name=str(tm.topic), partitions=partitions, error=error)
+
+
+def fetch_topics(client: Any, settings: Settings, topic: str | None = None) -> list[TopicInfo]:
+    """Metadata for all topics, or for ``topic`` only (reported with its error if unknown)."""
+    from confluent_kafka import KafkaException
+
+    try:
+        metadata = client.list_topics(topic=topic, timeout=settings.timeout)
+    except KafkaException as exc:
+        raise from_kafka_error(exc, settings.brokers) from None
+    topics = [topic_from_metadata(tm, settings.brokers) for tm in metadata.topics.values()]
+    return sorted(topics, key=lambda t: t.name)
+
+
+def fetch_topic(client: Any, settings: Settings, name: str) -> TopicInfo:
+    """Metadata for one topic; raises its error (e.g. ``UNKNOWN_TOPIC_OR_PARTITION``).
+
+    ``LEADER_NOT_AVAILABLE`` (a topic being created, e.g. auto-created by this very request)
+    is retried until ``settings.timeout``.
+    """
+    deadline = time.monotonic() + settings.timeout
+    while True:
+        found = [t for t in fetch_topics(client, settings, name) if t.name == name]
+        info = found[0] if found else None
+        if info is None:
+            break
+        if info.error is None and all(p.leader >= 0 for p in info.partitions):
+            return info
+        if info.error is not None and info.error.name != "LEADER_NOT_AVAILABLE":
+            raise info.error
+        if time.monotonic() >= deadline:
+            if info.error is not None:
+                raise info.error
+            return info
+        time.sleep(0.1)
+    raise CliError(
+        "UNKNOWN_TOPIC_OR_PARTITION",
+        f"topic {name!r} does not exist",
+        "list topics with `riverhead topic list`",
+    )
