@@ -48,7 +48,7 @@ DEFAULTS: dict[str, str] = {
     "socket.receive.buffer.bytes": "102400",
     "max.connections": "10000",
     "num.network.threads": "3",
-    "num.io.threads": "8",
+    "num.io.threads": "2",
     "log.segment.bytes": "1073741824",
     "log.roll.ms": "",
     "log.roll.hours": "168",

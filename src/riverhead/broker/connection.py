@@ -25,6 +25,7 @@ from collections import deque
 from typing import Protocol
 
 INITIAL_BUFFER = 64 * 1024
+SHRINK_ABOVE = 1 << 20
 _SIZE = struct.Struct(">i")
 
 
@@ -71,11 +72,22 @@ class Connection:
 
     # ---- input --------------------------------------------------------------------
     def fill(self) -> int:
-        """Read what the socket has; returns bytes read (0 at EOF or when none ready)."""
+        """Read what the socket has; returns bytes read (0 at EOF or when none ready).
+
+        The buffer grows with the bytes that actually arrive (at most doubling), never to
+        a frame's declared size up front: a peer announcing 100 MB and sending nothing
+        costs nothing.
+        """
         if self.start == self.end:
             self.start = self.end = 0
+            if len(self.buf) > SHRINK_ABOVE:  # a big request is done: give the memory back
+                self.buf = bytearray(INITIAL_BUFFER)
         if self.end == len(self.buf):
-            self._make_room(len(self.buf) - self.start + INITIAL_BUFFER)
+            pending = self.end - self.start
+            if self.start > 0 and pending < len(self.buf) // 2:
+                self._make_room(len(self.buf))  # compact: room without growing
+            else:
+                self._make_room(2 * len(self.buf))
         try:
             n = self.sock.recv_into(memoryview(self.buf)[self.end :])
         except (BlockingIOError, InterruptedError):
@@ -101,15 +113,14 @@ class Connection:
                 f"({self.max_request_bytes})"
             )
         if avail < 4 + size:
-            if self.start + 4 + size > len(self.buf):
-                self._make_room(4 + size)
             return None
         frame = memoryview(self.buf)[self.start + 4 : self.start + 4 + size]
         self.start += 4 + size
         return frame
 
-    def _make_room(self, needed: int) -> None:
-        new = bytearray(max(INITIAL_BUFFER, needed, len(self.buf)))
+    def _make_room(self, capacity: int) -> None:
+        """Move the pending bytes to the front of a new buffer of ``capacity`` bytes."""
+        new = bytearray(max(INITIAL_BUFFER, capacity, self.end - self.start))
         pending = self.end - self.start
         new[:pending] = self.buf[self.start : self.end]
         self.buf = new

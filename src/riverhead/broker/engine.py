@@ -161,9 +161,15 @@ class RequestEngine:
             self._epoll.register(conn.fd, _READ)
 
     def _serve(self, conn: Connection, mask: int) -> None:
-        if conn.out and not conn.flush():
-            self._arm(conn, _WRITE)
-            return
+        if conn.out:
+            try:
+                done = conn.flush()
+            except OSError:  # the peer went away mid-response: not a broker error
+                self._close(conn)
+                return
+            if not done:
+                self._arm(conn, _WRITE)
+                return
         if mask & (select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR):
             try:
                 conn.fill()
@@ -195,9 +201,15 @@ class RequestEngine:
                 conn.queue(reply)
                 # Write eagerly when output piles up, so a pipelining client can't make
                 # the broker buffer unbounded responses.
-                if len(conn.out) > 64 and not conn.flush():
-                    self._arm(conn, _WRITE)
-                    return
+                if len(conn.out) > 64:
+                    try:
+                        done = conn.flush()
+                    except OSError:
+                        self._close(conn)
+                        return
+                    if not done:
+                        self._arm(conn, _WRITE)
+                        return
         self._finish(conn)
 
     def _finish(self, conn: Connection) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 import sys
 import threading
@@ -49,6 +50,14 @@ class Broker:
         self.state.start()
         for listener in self.config.listeners:
             self.ports.append(self.engine.listen(listener.host, listener.port))
+        if any(lst.port == 0 for lst in self.config.listeners):
+            # Port 0 asks the OS for a free port: advertise the one actually bound.
+            bound = ",".join(
+                f"{lst.name}://{lst.host}:{port}"
+                for lst, port in zip(self.config.listeners, self.ports, strict=True)
+            )
+            self.config = self.config.with_overrides({"listeners": bound})
+            self.state.config = self.config
         self.engine.start()
         log.info(
             "broker %d serving on %s (log.dirs=%s)",
@@ -78,9 +87,23 @@ def configure_logging(level: str | None = None) -> None:
     )
 
 
+def raise_open_file_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (every partition holds open files,
+    as in Kafka); returns the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-file limit from %d to %d: %s", soft, hard, exc)
+    return soft
+
+
 def run_broker(config: BrokerConfig) -> int:
     """Start a broker and block until SIGTERM/SIGINT; returns the process exit code."""
     configure_logging()
+    log.info("open-file limit: %d", raise_open_file_limit())
     broker = Broker(config)
     stop_requested = threading.Event()
 

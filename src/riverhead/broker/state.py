@@ -10,6 +10,9 @@ produce/fetch paths never wait for an admin operation.
 from __future__ import annotations
 
 import logging
+import os
+import resource
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +26,20 @@ from riverhead.log.manager import LogManager
 from riverhead.protocol.errors import ErrorCode
 
 log = logging.getLogger("riverhead.broker")
+
+
+FILES_PER_PARTITION = 3  # the active segment's .log, and .index/.timeindex (mmap keeps an fd)
+FILE_RESERVE = 256  # kept free for connections and housekeeping
+
+
+def open_file_budget() -> int:
+    """How many more files this process may open, keeping :data:`FILE_RESERVE` free."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return soft
+    return soft - in_use - FILE_RESERVE
 
 
 def now_ms() -> int:
@@ -76,6 +93,29 @@ class BrokerState:
         self.partitions[(topic, index)] = part
         return part
 
+    @staticmethod
+    def _file_budget_error(new_partitions: int) -> AdminResult | None:
+        needed = new_partitions * FILES_PER_PARTITION
+        budget = open_file_budget()
+        if needed <= budget:
+            return None
+        return AdminResult(
+            ErrorCode.INVALID_PARTITIONS,
+            f"{new_partitions} new partitions need {needed} open files but only {max(budget, 0)} "
+            "are available: raise the open-file limit (ulimit -n) or use fewer partitions",
+        )
+
+    def _discard_partitions(self, topic: str, indexes: range) -> None:
+        """Undo a partly failed creation: close and delete the partitions made so far."""
+        for index in indexes:
+            self.partitions.pop((topic, index), None)
+            self.logs.delete_partition(topic, index)
+        # A partition whose creation itself failed (say, out of file descriptors) is not
+        # in the log manager; remove its directory now that the others freed their files.
+        for log_dir in self.config.log_dirs:
+            for index in indexes:
+                shutil.rmtree(log_dir / f"{topic}-{index}", ignore_errors=True)
+
     def log_config(self, info: TopicInfo) -> LogConfig:
         return self.defaults.with_topic_configs(info.configs)
 
@@ -118,11 +158,23 @@ class BrokerState:
                     f"topic {name!r} collides with existing topic {collision!r} "
                     "('.' and '_' are interchangeable in metric names)",
                 )
+            too_many = self._file_budget_error(partitions)
+            if too_many is not None:
+                return too_many
             if validate_only:
                 return AdminResult()
             self.logs.set_topic_config(name, config)
-            for index in range(partitions):
-                self._open_partition(name, index, config)
+            try:
+                for index in range(partitions):
+                    self._open_partition(name, index, config)
+            except OSError as exc:
+                self._discard_partitions(name, range(partitions))
+                log.error("creating topic %s failed: %s", name, exc)
+                return AdminResult(
+                    ErrorCode.UNKNOWN_SERVER_ERROR,
+                    f"creating {partitions} partitions failed: {exc.strerror} "
+                    "(raise the open-file limit, ulimit -n, or create fewer partitions)",
+                )
             self.log_configs[name] = config
             self.topics.add(name, partitions, configs)  # visible to clients from here on
         log.info("created topic %s with %d partitions %s", name, partitions, configs or "")
@@ -168,11 +220,22 @@ class BrokerState:
                     f"topic {name!r} has {info.partitions} partitions; the new count must be "
                     "larger",
                 )
+            too_many = self._file_budget_error(count - info.partitions)
+            if too_many is not None:
+                return too_many
             if validate_only:
                 return AdminResult()
             config = self.log_config(info)
-            for index in range(info.partitions, count):
-                self._open_partition(name, index, config)
+            try:
+                for index in range(info.partitions, count):
+                    self._open_partition(name, index, config)
+            except OSError as exc:
+                self._discard_partitions(name, range(info.partitions, count))
+                log.error("adding partitions to %s failed: %s", name, exc)
+                return AdminResult(
+                    ErrorCode.UNKNOWN_SERVER_ERROR,
+                    f"creating partitions failed: {exc.strerror} (raise the open-file limit)",
+                )
             self.topics.set_partitions(name, count)
         log.info("topic %s now has %d partitions", name, count)
         return AdminResult()

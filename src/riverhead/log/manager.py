@@ -105,13 +105,20 @@ class LogManager:
             existing = self._logs.get((topic, partition))
             if existing is not None:
                 return existing
-            counts = {d: 0 for d in self.log_dirs}
-            for log in self._logs.values():
-                parent = log.directory.parent
-                if parent in counts:
-                    counts[parent] += 1
-            log_dir = min(self.log_dirs, key=lambda d: counts[d])
-            log = PartitionLog(log_dir / f"{topic}-{partition}", config, now_ms=self._now)
+            log_dir = self.log_dirs[0]
+            if len(self.log_dirs) > 1:
+                counts = dict.fromkeys(self.log_dirs, 0)
+                for log in self._logs.values():
+                    parent = log.directory.parent
+                    if parent in counts:
+                        counts[parent] += 1
+                log_dir = min(self.log_dirs, key=lambda d: counts[d])
+            directory = log_dir / f"{topic}-{partition}"
+            try:
+                log = PartitionLog(directory, config, now_ms=self._now)
+            except OSError:
+                shutil.rmtree(directory, ignore_errors=True)  # e.g. out of file descriptors
+                raise
             self._logs[(topic, partition)] = log
             return log
 
@@ -130,6 +137,13 @@ class LogManager:
             doomed = [key for key in self._logs if key[0] == topic]
             logs = [self._logs.pop(key) for key in doomed]
         for log in logs:
+            log.delete()
+
+    def delete_partition(self, topic: str, partition: int) -> None:
+        """Close and remove one partition (undoing a partly failed creation)."""
+        with self._lock:
+            log = self._logs.pop((topic, partition), None)
+        if log is not None:
             log.delete()
 
     def partitions(self) -> dict[tuple[str, int], PartitionLog]:

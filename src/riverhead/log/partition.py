@@ -93,9 +93,7 @@ class OffsetOutOfRange(Exception):
     """An offset outside ``[log_start_offset, log_end_offset]`` (Kafka OFFSET_OUT_OF_RANGE)."""
 
     def __init__(self, offset: int, log_start_offset: int, log_end_offset: int) -> None:
-        super().__init__(
-            f"offset {offset} is out of range [{log_start_offset}, {log_end_offset}]"
-        )
+        super().__init__(f"offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")
         self.offset = offset
         self.log_start_offset = log_start_offset
         self.log_end_offset = log_end_offset
@@ -211,7 +209,10 @@ class PartitionLog:
                 if truncated:
                     logger.warning(
                         "%s: truncated %d bytes at byte position %d: %s",
-                        seg.log_path, truncated, seg.size, reason,
+                        seg.log_path,
+                        truncated,
+                        seg.size,
+                        reason,
                     )
                     self.recovered_bytes_truncated += truncated
             if (not trusted or problem) and not last and not truncated:
@@ -222,7 +223,9 @@ class PartitionLog:
                     dropped = self._open_segment(later)
                     logger.warning(
                         "%s: deleted %d bytes after the invalid data in %s",
-                        dropped.log_path, dropped.size, seg.log_path.name,
+                        dropped.log_path,
+                        dropped.size,
+                        seg.log_path.name,
                     )
                     self.recovered_bytes_truncated += dropped.size
                     for path in dropped.rename_deleted():
@@ -237,6 +240,8 @@ class PartitionLog:
         self._log_start = min(max(log_start, segments[0].base_offset), self._leo)
         self._recovery_point = min(recovery_point, self._leo)
         self.high_watermark = self._leo
+        # Rewrite (and fsync) only if loading changed it; a missing file reads as (0, 0).
+        self._written_checkpoint = self._checkpoint_key(log_start, recovery_point)
         self._write_checkpoint()
 
     def _read_checkpoint(self) -> tuple[int, int]:
@@ -253,6 +258,13 @@ class PartitionLog:
             logger.warning("%s: ignoring unreadable checkpoint: %s", path, exc)
             return 0, 0
 
+    def _checkpoint_key(self, log_start: int, recovery_point: int) -> tuple[int, int]:
+        """What a restart uses of a checkpoint: the recovery point matters per segment."""
+        bases = [seg.base_offset for seg in self._segments]
+        if not bases:
+            return (log_start, 0)
+        return (log_start, bases[max(0, bisect.bisect_right(bases, recovery_point) - 1)])
+
     def _write_checkpoint(self, *, force: bool = False) -> None:
         """Persist (log start, recovery point) atomically: tmp file, fsync, rename.
 
@@ -260,10 +272,8 @@ class PartitionLog:
         at segment granularity.
         """
         with self._checkpoint_lock:
-            bases = [seg.base_offset for seg in self._segments]
             rp = self._recovery_point
-            boundary = bases[max(0, bisect.bisect_right(bases, rp) - 1)] if bases else 0
-            key = (self._log_start, boundary)
+            key = self._checkpoint_key(self._log_start, rp)
             if key == self._written_checkpoint and not force:
                 return
             path = self.directory / CHECKPOINT_FILE
@@ -556,8 +566,10 @@ class PartitionLog:
         start_offset = self._log_start
         best: LogSegment | None = None
         for seg in self._segments:
-            if seg.next_offset > start_offset and seg.max_timestamp >= 0 and (
-                best is None or seg.max_timestamp > best.max_timestamp
+            if (
+                seg.next_offset > start_offset
+                and seg.max_timestamp >= 0
+                and (best is None or seg.max_timestamp > best.max_timestamp)
             ):
                 best = seg
         if best is None:
@@ -624,8 +636,7 @@ class PartitionLog:
     def _delete_below_log_start(self) -> None:
         segments = self._segments
         doomed = [
-            seg for seg, nxt in itertools.pairwise(segments)
-            if nxt.base_offset <= self._log_start
+            seg for seg, nxt in itertools.pairwise(segments) if nxt.base_offset <= self._log_start
         ]
         if doomed:
             self._publish(list(segments[len(doomed) :]))
@@ -645,8 +656,10 @@ class PartitionLog:
             doomed: list[LogSegment] = []
             for seg, nxt in itertools.pairwise(segments):
                 below_start = nxt.base_offset <= self._log_start
-                by_time = use_delete and cfg.retention_ms >= 0 and (
-                    now_ms - seg.largest_timestamp() > cfg.retention_ms
+                by_time = (
+                    use_delete
+                    and cfg.retention_ms >= 0
+                    and (now_ms - seg.largest_timestamp() > cfg.retention_ms)
                 )
                 by_size = use_delete and cfg.retention_bytes >= 0 and over - seg.size >= 0
                 if not (below_start or by_time or by_size):
@@ -661,7 +674,9 @@ class PartitionLog:
                 self._write_checkpoint()
                 logger.info(
                     "%s: retention deleted %d segments, log start offset now %d",
-                    self.directory.name, len(doomed), self._log_start,
+                    self.directory.name,
+                    len(doomed),
+                    self._log_start,
                 )
             return len(doomed)
 

@@ -273,9 +273,12 @@ class LogSegment:
                 lower = max(min_offset, self.base_offset)
                 for pos, header in iter_batches(view, 0, valid_end):
                     if header.base_offset < lower:
-                        valid_end, reason = pos, (
-                            f"batch at byte {pos} has offset {header.base_offset}, "
-                            f"expected >= {lower}"
+                        valid_end, reason = (
+                            pos,
+                            (
+                                f"batch at byte {pos} has offset {header.base_offset}, "
+                                f"expected >= {lower}"
+                            ),
                         )
                         break
                     if header.last_offset - self.base_offset > INT32_MAX:

@@ -158,15 +158,12 @@ def _snappy_decompress(data: Buffer) -> bytes:
     end = len(view)
     while pos < end:
         if end - pos < 4:
-            raise CompressionError(
-                f"snappy: xerial block length at byte {pos} truncated", "snappy"
-            )
+            raise CompressionError(f"snappy: xerial block length at byte {pos} truncated", "snappy")
         (size,) = _INT32.unpack_from(view, pos)
         pos += 4
         if size < 0 or size > end - pos:
             raise CompressionError(
-                f"snappy: xerial block at byte {pos - 4} declares {size} bytes, "
-                f"{end - pos} remain",
+                f"snappy: xerial block at byte {pos - 4} declares {size} bytes, {end - pos} remain",
                 "snappy",
             )
         out += _snappy_raw_decompress(view[pos : pos + size], f"at byte {pos}")

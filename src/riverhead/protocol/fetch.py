@@ -42,7 +42,7 @@ class FetchPartition:
     high_watermark: int = -1
     last_stable_offset: int = -1
     log_start_offset: int = -1
-    records: bytes | Chunk | None = None
+    records: bytes | Chunk | None = b""  # empty, not null: librdkafka rejects null
 
 
 def _len(n: int, flexible: bool) -> bytes:

@@ -37,6 +37,8 @@ from kio.serial._introspect import (
 )
 from kio.serial.errors import DecodeError as KioDecodeError
 
+from riverhead.protocol.tolerant import SchemaDecodeError, read_entity
+
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 # Kafka's field names that kio renames (it drops the unit suffix of time fields).
@@ -59,6 +61,14 @@ def decode_request(api_key: int, version: int, buf: bytes | memoryview, offset: 
     """Decode a request body with kio; trailing bytes are tolerated (librdkafka sends some)."""
     try:
         obj, _consumed = _reader(api_key, version)(buf, offset)
+    except KeyError as exc:
+        if "tagged field" not in str(exc):
+            raise RequestDecodeError(f"KeyError: {exc}") from None
+        # kio rejects tags it does not know; Kafka says skip them (KIP-482).
+        try:
+            obj, _consumed = read_entity(load_request_schema(api_key, version), buf, offset)
+        except SchemaDecodeError as err:
+            raise RequestDecodeError(str(err)) from None
     except (KioDecodeError, ValueError, TypeError, OverflowError, IndexError) as exc:
         raise RequestDecodeError(f"{type(exc).__name__}: {exc}") from None
     return obj

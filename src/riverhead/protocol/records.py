@@ -226,8 +226,7 @@ def _full_header(buf: Buffer, pos: int) -> BatchHeader:
         raise CorruptRecordError(str(exc)) from None
     if pos + header.size > len(buf):
         raise CorruptRecordError(
-            f"record batch at byte {pos} declares {header.size} bytes, "
-            f"only {len(buf) - pos} remain"
+            f"record batch at byte {pos} declares {header.size} bytes, only {len(buf) - pos} remain"
         )
     return header
 
@@ -332,9 +331,7 @@ def _parse_records(
                         hvalue = data[p : p + hvlen].tobytes()
                     p += hvlen
                 elif hvlen != -1:
-                    raise CorruptRecordError(
-                        f"record {i} of {where}: header value length {hvlen}"
-                    )
+                    raise CorruptRecordError(f"record {i} of {where}: header value length {hvlen}")
                 if build:
                     hkey = data[hkey_start : hkey_start + hklen].tobytes()
                     headers.append((hkey.decode("utf-8", "surrogateescape"), hvalue))
@@ -351,9 +348,7 @@ def _parse_records(
     except ValueError as exc:  # from decode_varint: truncated/overlong number
         raise CorruptRecordError(f"record {i} of {where}: {exc}") from None
     if p != end:
-        raise CorruptRecordError(
-            f"{where} has {end - p} bytes after its {count} declared records"
-        )
+        raise CorruptRecordError(f"{where} has {end - p} bytes after its {count} declared records")
     return out
 
 
@@ -418,8 +413,7 @@ def validate_records(buf: Buffer, pos: int, header: BatchHeader) -> None:
     """
     if pos + header.size > len(buf):
         raise CorruptRecordError(
-            f"record batch at byte {pos} declares {header.size} bytes, "
-            f"only {len(buf) - pos} remain"
+            f"record batch at byte {pos} declares {header.size} bytes, only {len(buf) - pos} remain"
         )
     if header.records_count <= 0:
         raise CorruptRecordError(

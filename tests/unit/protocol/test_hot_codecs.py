@@ -142,3 +142,10 @@ def test_fetch_response_matches_kio_reader(version):
     assert p2.records == b""
     if version >= 7:
         assert decoded.session_id == 0
+
+
+def test_fetch_error_partition_defaults_to_empty_not_null_records():
+    # librdkafka treats null records as a parse failure and never sees the error code.
+    parts, _ = fetch.encode_response(11, [("t", [fetch.FetchPartition(0, error_code=1)])])
+    decoded, _ = entity_reader(load_response_schema(1, 11))(b"".join(parts), 0)
+    assert decoded.responses[0].partitions[0].records == b""

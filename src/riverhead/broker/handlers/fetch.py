@@ -97,6 +97,6 @@ def handle(state: BrokerState, request: Request) -> Reply:
         return _body(request.version, topics)
     for _, parts in topics:  # release file chunks read for nothing
         for p in parts:
-            p.records = None
+            p.records = b""
     state.purgatory.watch(DelayedFetch(state, request, req, time.monotonic() + wait_ms / 1000.0))
     return PARKED
