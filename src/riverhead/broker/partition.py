@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from riverhead.broker.producer_state import ProducerStateManager
 from riverhead.log.partition import PartitionLog
@@ -27,14 +28,16 @@ class AppendOutcome:
 
 
 class Partition:
-    def __init__(self, topic: str, index: int, log: PartitionLog) -> None:
+    def __init__(
+        self, topic: str, index: int, log: PartitionLog, snapshot: dict[str, Any] | None = None
+    ) -> None:
         self.topic = topic
         self.index = index
         self.log = log
         self.leader_epoch = 0
         self.lock = threading.Lock()
         self.producers = ProducerStateManager()
-        start = self.producers.load_snapshot(log.directory, log.log_end_offset)
+        start = self.producers.load_snapshot(snapshot, log.log_end_offset)
         self.producers.rebuild(log.iter_batch_headers(start))
 
     def append(
@@ -59,6 +62,6 @@ class Partition:
             ErrorCode.NONE, result.base_offset, result.log_append_time, result.log_start_offset
         )
 
-    def snapshot_producers(self) -> None:
+    def producer_snapshot(self) -> dict[str, Any]:
         with self.lock:
-            self.producers.write_snapshot(self.log.directory, self.log.log_end_offset)
+            return self.producers.to_snapshot(self.log.log_end_offset)

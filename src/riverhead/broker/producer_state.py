@@ -11,10 +11,16 @@ Kafka's rules (``ProducerStateManager``/``ProducerAppendInfo``), for a batch wit
   OUT_OF_ORDER_SEQUENCE_NUMBER;
 * an unknown producer must start at sequence 0.
 
-State is rebuilt on start-up from a snapshot written at clean shutdown
-(``producer-state.json`` in the partition directory: ``{"offset": N, "producers": ...}``)
-plus a scan of the batch headers appended after the snapshot's offset; so it survives
-restarts and crashes alike.
+State is rebuilt on start-up from a snapshot written at clean shutdown plus a scan of the
+batch headers appended after the snapshot's offset, so it survives restarts and crashes
+alike. All partitions' snapshots go to one file, ``producer-snapshots.json`` in the first
+log dir (one fsync per shutdown, not one per partition)::
+
+    {"version": 1, "partitions": {"orders-0": {"offset": 120, "producers":
+        {"4": {"epoch": 0, "batches": [[first_seq, last_seq, last_offset, delta, ts]]}}}}}
+
+The file is removed when read at start-up; after a crash there is none, and every
+partition replays its batch headers (headers only, never records) from offset 0.
 
 Not thread-safe by itself: the owning :class:`~riverhead.broker.partition.Partition`
 serialises check-append-update under its lock.
@@ -23,17 +29,19 @@ serialises check-append-update under its lock.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from riverhead.protocol.batch import BatchHeader
 from riverhead.protocol.errors import ErrorCode
 
 MAX_CACHED_BATCHES = 5
-SNAPSHOT_NAME = "producer-state.json"
+SNAPSHOT_FILE = "producer-snapshots.json"  # in the first log dir
 
 
 @dataclass(slots=True)
@@ -125,10 +133,10 @@ class ProducerStateManager:
             if header.producer_id >= 0 and not header.is_control:
                 self.update(header)
 
-    # ---- snapshot -----------------------------------------------------------------
-    def write_snapshot(self, directory: Path, offset: int) -> None:
-        data = {
-            "version": 1,
+    # ---- snapshot ----------------------------------------------------------------
+    def to_snapshot(self, offset: int) -> dict[str, Any]:
+        """The state as JSON-ready data, valid for a log whose end offset is ``offset``."""
+        return {
             "offset": offset,
             "producers": {
                 str(pid): {
@@ -141,23 +149,14 @@ class ProducerStateManager:
                 for pid, e in self.producers.items()
             },
         }
-        tmp = directory / (SNAPSHOT_NAME + ".tmp")
-        with tmp.open("w") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(directory / SNAPSHOT_NAME)
 
-    def load_snapshot(self, directory: Path, log_end_offset: int) -> int:
-        """Load the snapshot, consuming it; returns the offset to scan from (0 if none).
+    def load_snapshot(self, data: dict[str, Any] | None, log_end_offset: int) -> int:
+        """Load a :meth:`to_snapshot` result; returns the offset to replay headers from.
 
-        A snapshot beyond the log end (the log was truncated after it) is ignored.
+        No snapshot, or one beyond the log end (the log lost data after it was taken),
+        means a replay from offset 0.
         """
-        path = directory / SNAPSHOT_NAME
-        try:
-            data = json.loads(path.read_text())
-            path.unlink()
-        except (OSError, ValueError):
+        if not data:
             return 0
         offset = int(data.get("offset", 0))
         if offset > log_end_offset:
@@ -168,3 +167,28 @@ class ProducerStateManager:
                 entry.batches.append(BatchMeta(*map(int, b)))
             self.producers[int(pid)] = entry
         return offset
+
+
+def write_snapshots(path: Path, snapshots: dict[str, dict[str, Any]]) -> None:
+    """Write every partition's snapshot to one file (one fsync for the whole broker)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w") as f:
+        json.dump({"version": 1, "partitions": snapshots}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+def take_snapshots(path: Path) -> dict[str, dict[str, Any]]:
+    """Read and remove the snapshot file: it describes the logs as a clean shutdown left
+    them, so it must not outlive the next start (a crash later must replay instead)."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logging.getLogger("riverhead.broker").warning("ignoring %s: %s", path, exc)
+        data = {}
+    path.unlink(missing_ok=True)
+    partitions = data.get("partitions", {}) if isinstance(data, dict) else {}
+    return partitions if isinstance(partitions, dict) else {}

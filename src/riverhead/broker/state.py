@@ -16,9 +16,11 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from riverhead.broker.config import BrokerConfig
 from riverhead.broker.partition import Partition
+from riverhead.broker.producer_state import SNAPSHOT_FILE, take_snapshots, write_snapshots
 from riverhead.broker.purgatory import Purgatory
 from riverhead.broker.topics import TopicInfo, TopicRegistry, topic_name_error
 from riverhead.log.config import TOPIC_CONFIGS, InvalidConfig, LogConfig
@@ -70,9 +72,11 @@ class BrokerState:
         self.admin_lock = threading.RLock()
         self.auto_create = config.get_bool("auto.create.topics.enable")
         self.default_partitions = config.get_int("num.partitions")
+        self.snapshot_path = dirs[0] / SNAPSHOT_FILE
         self._load()
 
     def _load(self) -> None:
+        snapshots = take_snapshots(self.snapshot_path)
         known = self.topics.all()
         names = {t.name for t in known}
         for (topic, _), _log in list(self.logs.partitions().items()):
@@ -84,12 +88,16 @@ class BrokerState:
             self.log_configs[info.name] = config
             self.logs.set_topic_config(info.name, config)
             for index in range(info.partitions):
-                self._open_partition(info.name, index, config)
+                self._open_partition(
+                    info.name, index, config, snapshots.get(f"{info.name}-{index}")
+                )
         log.info("loaded %d topics, %d partitions", len(known), len(self.partitions))
 
-    def _open_partition(self, topic: str, index: int, config: LogConfig) -> Partition:
+    def _open_partition(
+        self, topic: str, index: int, config: LogConfig, snapshot: dict[str, Any] | None = None
+    ) -> Partition:
         plog = self.logs.get(topic, index) or self.logs.create(topic, index, config)
-        part = Partition(topic, index, plog)
+        part = Partition(topic, index, plog, snapshot)
         self.partitions[(topic, index)] = part
         return part
 
@@ -287,11 +295,12 @@ class BrokerState:
 
     def shutdown(self) -> None:
         self.purgatory.stop()
-        for part in list(self.partitions.values()):
-            try:
-                part.snapshot_producers()
-            except OSError as exc:
-                log.warning(
-                    "producer state snapshot of %s-%d failed: %s", part.topic, part.index, exc
-                )
+        snapshots = {
+            f"{part.topic}-{part.index}": part.producer_snapshot()
+            for part in list(self.partitions.values())
+        }
+        try:
+            write_snapshots(self.snapshot_path, snapshots)
+        except OSError as exc:
+            log.warning("producer state snapshot failed (a restart will replay): %s", exc)
         self.logs.shutdown()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from riverhead.broker.producer_state import ProducerStateManager
+from riverhead.broker.producer_state import ProducerStateManager, take_snapshots, write_snapshots
 from riverhead.protocol.batch import BatchHeader
 from riverhead.protocol.errors import ErrorCode
 
@@ -64,9 +64,19 @@ def test_sequence_wraps_around() -> None:
 def test_snapshot_round_trip_and_stale_snapshot(tmp_path: Path) -> None:
     state = ProducerStateManager()
     appended(state, header(5, 1, 0, count=2))
-    state.write_snapshot(tmp_path, offset=2)
+    path = tmp_path / "snap.json"
+    write_snapshots(path, {"t-0": state.to_snapshot(offset=2), "t-1": state.to_snapshot(10)})
+    snapshots = take_snapshots(path)
+    assert not path.exists(), "a snapshot is consumed by the start that reads it"
     loaded = ProducerStateManager()
-    assert loaded.load_snapshot(tmp_path, log_end_offset=2) == 2
+    assert loaded.load_snapshot(snapshots["t-0"], log_end_offset=2) == 2
     assert loaded.check(header(5, 1, 0, count=2)).duplicate_of is not None
-    state.write_snapshot(tmp_path, offset=10)
-    assert ProducerStateManager().load_snapshot(tmp_path, log_end_offset=3) == 0
+    assert ProducerStateManager().load_snapshot(snapshots["t-1"], log_end_offset=3) == 0
+    assert ProducerStateManager().load_snapshot(None, log_end_offset=3) == 0
+
+
+def test_unreadable_snapshot_file_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "snap.json"
+    path.write_text("{not json")
+    assert take_snapshots(path) == {}
+    assert not path.exists()
