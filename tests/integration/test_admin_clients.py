@@ -314,6 +314,31 @@ def test_incremental_alter_configs(admin: Admin, topic_name: str) -> None:
     assert (described["retention.ms"], described["retention.bytes"]) == ("2000", "5000")
 
 
+def test_legacy_alter_configs_replaces_the_whole_set(
+    broker: BrokerProcess, topic_name: str
+) -> None:
+    """AlterConfigs (aiokafka's only way) sets the listed keys and resets every other."""
+    aio = AioAdmin(broker.bootstrap)
+    try:
+        assert (
+            aio.create_topic(topic_name, config={"retention.ms": "1000", "retention.bytes": "5000"})
+            == Err.NONE
+        )
+        resource = AioConfigResource(
+            AioConfigResourceType.TOPIC, topic_name, {"retention.ms": "2000"}
+        )
+        (response,) = aio.run(aio.admin.alter_configs([resource]))
+        assert [int(r[0]) for r in response.resources] == [Err.NONE]
+        described = aio.configs("topic", topic_name)
+        assert described["retention.ms"] == "2000"
+        assert described["retention.bytes"] == "-1", "an unlisted key goes back to its default"
+        bad = AioConfigResource(AioConfigResourceType.TOPIC, topic_name, {"retention.ms": "x"})
+        (response,) = aio.run(aio.admin.alter_configs([bad]))
+        assert [int(r[0]) for r in response.resources] == [Err.INVALID_CONFIG]
+    finally:
+        aio.close()
+
+
 def test_create_partitions(admin: Admin, topic_name: str) -> None:
     assert admin.create_topic(topic_name) == Err.NONE
     assert admin.create_partitions(topic_name, 3) == Err.NONE

@@ -64,6 +64,7 @@ class Err(IntEnum):
     TOPIC_ALREADY_EXISTS = 36
     INVALID_PARTITIONS = 37
     INVALID_REPLICATION_FACTOR = 38
+    INVALID_CONFIG = 40
 
 
 # librdkafka's local error for "the broker's metadata says this topic does not exist".

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from riverhead.broker.connection import Connection, FileChunk
 from riverhead.broker.engine import PARKED, Parts, _Parked
 from riverhead.broker.handlers import (
+    alter_configs,
     api_versions,
     create_partitions,
     create_topics,
@@ -52,6 +53,7 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.DELETE_RECORDS: delete_records.handle,
     ApiKey.INIT_PRODUCER_ID: init_producer_id.handle,
     ApiKey.DESCRIBE_CONFIGS: describe_configs.handle,
+    ApiKey.ALTER_CONFIGS: alter_configs.handle,
     ApiKey.CREATE_PARTITIONS: create_partitions.handle,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: incremental_alter_configs.handle,
 }
