@@ -1,9 +1,11 @@
 """Produce (key 0), v0-9 advertised, v3-9 served: append one batch per partition.
 
 acks=0 gets no response at all; acks=1 and acks=-1 ("all") are answered once the batch
-is in the log (with one broker, the leader is the whole in-sync replica set, so the two
-are the same). Requests v0-v2 (message format v0/v1) are advertised only so that old
-librdkafka enables compression, and are answered with UNSUPPORTED_VERSION per partition.
+is in the log. With one broker the leader is the whole in-sync replica set, so the two are
+the same — except that a topic with ``min.insync.replicas`` > 1 fails acks=all with
+NOT_ENOUGH_REPLICAS, as Kafka does. Requests v0-v2 (message format v0/v1) are advertised
+only so that old librdkafka enables compression, and are answered with
+UNSUPPORTED_VERSION per partition.
 Produce never creates topics (Metadata does, when auto creation is on).
 """
 
@@ -16,6 +18,7 @@ from riverhead.protocol.errors import ErrorCode
 from riverhead.protocol.produce import PartitionResult, decode_request, encode_response
 
 _VALID_ACKS = (-1, 0, 1)
+ISR_SIZE = 1  # one broker: the leader is the whole in-sync replica set
 
 
 def handle(state: BrokerState, request: Request) -> Reply:
@@ -40,6 +43,13 @@ def handle(state: BrokerState, request: Request) -> Reply:
             part = state.partition(topic.name, pdata.index) if config is not None else None
             if part is None or config is None:
                 result.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                continue
+            if req.acks == -1 and config.min_insync_replicas > ISR_SIZE:
+                result.error_code = ErrorCode.NOT_ENOUGH_REPLICAS
+                result.error_message = (
+                    f"min.insync.replicas={config.min_insync_replicas} but the in-sync replica "
+                    f"set has {ISR_SIZE} broker"
+                )
                 continue
             if pdata.records is None:
                 result.error_code = ErrorCode.CORRUPT_MESSAGE
