@@ -65,9 +65,7 @@ def served_pairs() -> list[tuple[int, int]]:
 
 
 SERVED = served_pairs()
-VALID: dict[tuple[int, int], bytes] = {
-    pair: sample_body(*pair, records=RECORDS) for pair in SERVED
-}
+VALID: dict[tuple[int, int], bytes] = {pair: sample_body(*pair, records=RECORDS) for pair in SERVED}
 
 
 def valid_request(key: int, version: int, correlation_id: int) -> bytes:
@@ -91,8 +89,9 @@ def fuzz_topic(broker: BrokerProcess) -> Iterator[str]:
     with RawClient(broker.bootstrap) as client:
         from kio.schema.metadata.v4.request import MetadataRequestTopic
 
-        meta = client.call(3, 4, topics=(MetadataRequestTopic(name=FUZZ_TOPIC),),
-                           allow_auto_topic_creation=True)
+        meta = client.call(
+            3, 4, topics=(MetadataRequestTopic(name=FUZZ_TOPIC),), allow_auto_topic_creation=True
+        )
         assert int(meta.topics[0].error_code) == 0, meta
     yield FUZZ_TOPIC
 
@@ -204,10 +203,11 @@ def test_pipelined_requests_answered_in_order(broker: BrokerProcess) -> None:
 
 BASES = list(VALID)
 _GOLDEN = Path(__file__).resolve().parents[1] / "golden"
-GOLDEN_FRAMES = [
-    (_GOLDEN / e["file"]).read_bytes()
-    for e in json.loads((_GOLDEN / "index.json").read_text())
-] if (_GOLDEN / "index.json").exists() else []
+GOLDEN_FRAMES = (
+    [(_GOLDEN / e["file"]).read_bytes() for e in json.loads((_GOLDEN / "index.json").read_text())]
+    if (_GOLDEN / "index.json").exists()
+    else []
+)
 UNKNOWN_KEYS = st.integers(-(2**15), 2**15 - 1).filter(lambda k: k not in SUPPORTED)
 
 
@@ -215,10 +215,22 @@ UNKNOWN_KEYS = st.integers(-(2**15), 2**15 - 1).filter(lambda k: k not in SUPPOR
 def fuzz_frames(draw: st.DrawFn) -> tuple[str, bytes, str]:
     """(kind, bytes to send, expectation): "close", "error35", "any" (a response with the
     right correlation id, a close, or silence) or "silence_or_close" (no complete frame)."""
-    kind = draw(st.sampled_from([
-        "truncated", "oversized", "negative", "inner_length", "unknown_key",
-        "unsupported_version", "api_versions_future", "random_body", "bit_flip", "garbage",
-    ]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "truncated",
+                "oversized",
+                "negative",
+                "inner_length",
+                "unknown_key",
+                "unsupported_version",
+                "api_versions_future",
+                "random_body",
+                "bit_flip",
+                "garbage",
+            ]
+        )
+    )
     key, version = draw(st.sampled_from(BASES))
     cid = draw(st.integers(0, 2**31 - 1))
     valid = valid_request(key, version, cid)
@@ -247,8 +259,7 @@ def fuzz_frames(draw: st.DrawFn) -> tuple[str, bytes, str]:
         return kind, frame(request_header(bad, draw(st.integers(0, 20)), cid) + tail), "close"
     if kind == "unsupported_version":
         lo, hi = SUPPORTED[key]
-        bad_version = draw(st.one_of(st.integers(hi + 1, 2**15 - 1),
-                                     st.integers(-(2**15), lo - 1)))
+        bad_version = draw(st.one_of(st.integers(hi + 1, 2**15 - 1), st.integers(-(2**15), lo - 1)))
         header = request_header(key, bad_version, cid)
         body = header + VALID[(key, version)]
         return kind, frame(body), "error35" if key == API_VERSIONS else "close"
@@ -361,12 +372,29 @@ def _fetch_body(topic: str, max_bytes: int) -> bytes:
     from kio.schema.fetch.v11.request import FetchPartition, FetchRequest, FetchTopic
 
     req = FetchRequest(
-        replica_id=-1, max_wait=datetime.timedelta(0), min_bytes=1, max_bytes=max_bytes,
-        isolation_level=0, session_id=0, session_epoch=-1,
-        topics=(FetchTopic(topic=topic, partitions=(FetchPartition(
-            partition=0, current_leader_epoch=-1, fetch_offset=0, log_start_offset=-1,
-            partition_max_bytes=max_bytes),)),),
-        forgotten_topics_data=(), rack_id="",
+        replica_id=-1,
+        max_wait=datetime.timedelta(0),
+        min_bytes=1,
+        max_bytes=max_bytes,
+        isolation_level=0,
+        session_id=0,
+        session_epoch=-1,
+        topics=(
+            FetchTopic(
+                topic=topic,
+                partitions=(
+                    FetchPartition(
+                        partition=0,
+                        current_leader_epoch=-1,
+                        fetch_offset=0,
+                        log_start_offset=-1,
+                        partition_max_bytes=max_bytes,
+                    ),
+                ),
+            ),
+        ),
+        forgotten_topics_data=(),
+        rack_id="",
     )
     import io
 
@@ -379,8 +407,14 @@ def _fetch_body(topic: str, max_bytes: int) -> bytes:
 
 def test_slow_reader_does_not_block_others(broker: BrokerProcess, topic_name: str) -> None:
     # ~4 MB in the topic
-    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 20,
-                  "batch.size": 900_000, "acks": "all"})
+    p = Producer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "linger.ms": 20,
+            "batch.size": 900_000,
+            "acks": "all",
+        }
+    )
     for _ in range(4000):
         p.produce(topic_name, b"x" * 1000, partition=0)
     assert p.flush(30) == 0
@@ -524,20 +558,27 @@ def test_reader_vanishing_mid_response_is_not_an_error(
 # ---- at the end: a real client still works ---------------------------------------------------
 
 
-def test_zz_real_client_still_produces_and_consumes(
-    broker: BrokerProcess, topic_name: str
-) -> None:
+def test_zz_real_client_still_produces_and_consumes(broker: BrokerProcess, topic_name: str) -> None:
     broker_alive(broker)
-    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all",
-                  "enable.idempotence": True})
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "enable.idempotence": True})
     delivered: list[Any] = []
     for i in range(10):
-        p.produce(topic_name, f"after-fuzz-{i}".encode(), partition=0,
-                  on_delivery=lambda err, msg: delivered.append((err, msg.offset())))
+        p.produce(
+            topic_name,
+            f"after-fuzz-{i}".encode(),
+            partition=0,
+            on_delivery=lambda err, msg: delivered.append((err, msg.offset())),
+        )
     assert p.flush(30) == 0
     assert [d for d in delivered if d[0] is not None] == []
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "after-fuzz",
-                  "enable.partition.eof": True, "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": "after-fuzz",
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+        }
+    )
     try:
         c.assign([TopicPartition(topic_name, 0, 0)])
         got: list[bytes] = []
@@ -599,12 +640,24 @@ def test_create_topics_beyond_the_fd_limit_fails_cleanly(fresh_broker: BrokerPro
     check_healthy(fresh_broker.bootstrap)
     before = _fd_count(fresh_broker)
     with RawClient(fresh_broker.bootstrap, timeout=30) as client:
-        client.send_frame(encode_request(
-            19, 4, 1,
-            topics=(CreatableTopic(name="too-many", num_partitions=300, replication_factor=1,
-                                   assignments=(), configs=()),),
-            timeout=datetime.timedelta(seconds=30), validate_only=False,
-        ))
+        client.send_frame(
+            encode_request(
+                19,
+                4,
+                1,
+                topics=(
+                    CreatableTopic(
+                        name="too-many",
+                        num_partitions=300,
+                        replication_factor=1,
+                        assignments=(),
+                        configs=(),
+                    ),
+                ),
+                timeout=datetime.timedelta(seconds=30),
+                validate_only=False,
+            )
+        )
         resp = client.read_response()
         assert resp is not CLOSED, (
             "CreateTopics that ran out of fds closed the connection instead of answering "

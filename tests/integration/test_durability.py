@@ -193,8 +193,9 @@ class NumberedProducer:
         p = self._producer
         while not self._stop.is_set():
             try:
-                p.produce(self.topic, str(self.sent).encode(), partition=0,
-                          on_delivery=self._on_delivery)
+                p.produce(
+                    self.topic, str(self.sent).encode(), partition=0, on_delivery=self._on_delivery
+                )
                 self.sent += 1
             except BufferError:
                 p.poll(0.05)
@@ -362,8 +363,7 @@ def test_many_segments_survive_restart(
         acked[int(msg.value()[:6])] = msg.offset()
 
     for i in range(total):
-        p.produce(topic_name, f"{i:06d}".encode() + b"x" * 60, partition=0,
-                  on_delivery=on_delivery)
+        p.produce(topic_name, f"{i:06d}".encode() + b"x" * 60, partition=0, on_delivery=on_delivery)
         if i % 100 == 0:
             p.poll(0)
     assert p.flush(30) == 0
@@ -397,8 +397,9 @@ def test_many_segments_survive_restart(
 
 def first_offset_from(bootstrap: str, topic: str, offset: int) -> int:
     """The offset of the first record a consumer assigned at ``offset`` receives."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"idx-{topic}",
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"idx-{topic}", "enable.auto.commit": False}
+    )
     try:
         c.assign([TopicPartition(topic, 0, offset)])
         deadline = time.monotonic() + 15
@@ -452,9 +453,14 @@ def test_damaged_indexes_are_rebuilt(
 
 
 def _init_producer_id(client: RawClient) -> tuple[int, int]:
-    resp = client.call(22, 4, transactional_id=None,
-                       transaction_timeout=datetime.timedelta(seconds=60),
-                       producer_id=-1, producer_epoch=-1)
+    resp = client.call(
+        22,
+        4,
+        transactional_id=None,
+        transaction_timeout=datetime.timedelta(seconds=60),
+        producer_id=-1,
+        producer_epoch=-1,
+    )
     assert int(resp.error_code) == 0, resp
     return int(resp.producer_id), int(resp.producer_epoch)
 
@@ -474,7 +480,9 @@ def make(pid: int, epoch: int, seq: int, n: int) -> bytes:
     """An idempotent batch of ``n`` records with sequences ``seq..seq+n-1``."""
     return encode_batch(
         [(None, f"s{seq + i}".encode()) for i in range(n)],
-        producer_id=pid, producer_epoch=epoch, base_sequence=seq,
+        producer_id=pid,
+        producer_epoch=epoch,
+        base_sequence=seq,
     )
 
 
@@ -522,4 +530,3 @@ def test_clean_restart_skips_recovery(fresh_broker: BrokerProcess, topic_name: s
     new_lines = fresh_broker.log_path.read_bytes()[size_before:].decode(errors="replace")
     assert "truncated" not in new_lines and "rebuilding" not in new_lines, new_lines
     assert [v for _, v in consume_all(fresh_broker.bootstrap, topic_name)] == [b"a", b"b", b"c"]
-

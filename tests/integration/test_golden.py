@@ -110,7 +110,8 @@ KIO_ENTRIES = [e for e in INDEX if e["api_key"] != 0]
 
 
 @pytest.mark.parametrize(
-    "entry", KIO_ENTRIES,
+    "entry",
+    KIO_ENTRIES,
     ids=[f"{e['client']}-{e['api_name']}-v{e['api_version']}" for e in KIO_ENTRIES],
 )
 def test_kio_api_body_roundtrips(entry: dict[str, Any]) -> None:
@@ -233,8 +234,6 @@ def test_replay_gets_well_formed_response(
         else:
             response_version = version
         offset = 1 if is_flexible(key, version) and key != API_VERSIONS else 0
-        _, consumed = entity_reader(load_response_schema(key, response_version))(
-            resp.body, offset
-        )
+        _, consumed = entity_reader(load_response_schema(key, response_version))(resp.body, offset)
         assert offset + consumed == len(resp.body), "trailing bytes in the response"
     check_healthy(replay_broker.bootstrap)

@@ -4,6 +4,10 @@ kcat's old librdkafka enables features only when specific API versions fall insi
 broker's advertised ranges (Produce 0 for gzip/snappy/lz4, 7 + Fetch 10 for zstd, ...), and
 it speaks Metadata v4, Produce v7, Fetch v11, ListOffsets v2. kcat is installed by
 ``make system-deps``; a missing kcat fails these tests (see ``kcat_path``).
+
+The scenarios every client runs the same way are in test_clients.py, parametrized over the
+clients, where kcat reads back what the others produce. kcat produces here, through its own
+command lines: it cannot set timestamps or send an empty value (see ``kcat_produce``).
 """
 
 from __future__ import annotations

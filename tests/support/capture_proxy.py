@@ -49,8 +49,9 @@ class CaptureProxy:
         self._label = ""
         self._socks: list[socket.socket] = []
         self._running = True
-        self._thread = threading.Thread(target=self._accept_loop, name="capture-accept",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._accept_loop, name="capture-accept", daemon=True
+        )
 
     @property
     def address(self) -> str:
@@ -104,10 +105,10 @@ class CaptureProxy:
             with self._lock:
                 self._socks += [client, server]
             label = self._label
-            threading.Thread(target=self._requests, args=(client, server, label),
-                             daemon=True).start()
-            threading.Thread(target=self._responses, args=(server, client),
-                             daemon=True).start()
+            threading.Thread(
+                target=self._requests, args=(client, server, label), daemon=True
+            ).start()
+            threading.Thread(target=self._responses, args=(server, client), daemon=True).start()
 
     def _requests(self, client: socket.socket, server: socket.socket, label: str) -> None:
         buf = bytearray()

@@ -35,6 +35,7 @@ import aiokafka.errors
 import confluent_kafka
 import kafka
 import kafka.errors
+from aiokafka.admin import AIOKafkaAdminClient
 from confluent_kafka.admin import AdminClient, NewTopic
 
 WAIT_S = 15.0
@@ -207,6 +208,18 @@ def numbered(count: int, partition: int = 0, prefix: str = "r", **kw: Any) -> li
     ]
 
 
+def time_lookup_case(base: int) -> tuple[list[Record], dict[int, int], int]:
+    """Records to look up by time, the queries with the offset each must find, and a miss.
+
+    The records are stamped out of order on purpose: a query finds the first offset whose
+    timestamp is >= its target. The last value is a timestamp past every record.
+    """
+    stamps = [0, 3000, 1000, 2000, 4000]
+    sent = [Record(f"t{d}".encode(), timestamp_ms=base + d) for d in stamps]
+    queries = {base - 5: 0, base: 0, base + 1: 1, base + 1500: 1, base + 3500: 4, base + 4000: 4}
+    return sent, queries, base + 4001
+
+
 def by_partition(records: Iterable[Record]) -> dict[int, list[Record]]:
     out: dict[int, list[Record]] = {}
     for r in records:
@@ -257,6 +270,33 @@ def create_topic(
         request_timeout=WAIT_S,
     )
     futures[topic].result(WAIT_S)
+
+
+def topic_partitions(client: str, bootstrap: str, topic: str) -> list[int]:
+    """The partition ids ``client``'s own metadata API reports for ``topic`` (which must exist)."""
+    if client == "confluent":
+        md = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=WAIT_S)
+        assert md.topics[topic].error is None, md.topics[topic].error
+        return sorted(md.topics[topic].partitions)
+    if client == "kafka-python":
+        with KpConsumer(bootstrap) as c:
+            found = c.consumer.partitions_for_topic(topic)
+        assert found is not None, f"kafka-python does not know topic {topic}"
+        return sorted(found)
+    if client == "aiokafka":
+
+        async def describe() -> list[int]:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                (described,) = await admin.describe_topics([topic])
+                assert described["error_code"] == 0, described
+                return sorted(p["partition"] for p in described["partitions"])
+            finally:
+                await admin.close()
+
+        return asyncio.run(describe())
+    raise ValueError(client)
 
 
 # ---- produce -------------------------------------------------------------------------------

@@ -66,7 +66,10 @@ def encode_body(api_key: int, api_version: int, **fields: Any) -> bytes:
 
 
 def encode_request(
-    api_key: int, api_version: int, correlation_id: int, client_id: str | None = "raw-client",
+    api_key: int,
+    api_version: int,
+    correlation_id: int,
+    client_id: str | None = "raw-client",
     **fields: Any,
 ) -> bytes:
     """Header + body (no size prefix) of a valid request."""
@@ -239,10 +242,20 @@ def produce(
 # ---- sample requests for every supported API version ------------------------------------
 
 _TOPIC_FOR_API = {20: "fuzz-nonexistent", 19: "fuzz-created"}
-_NAMED_INTS = {"acks": -1, "num_partitions": 1, "replication_factor": 1, "producer_id": -1,
-               "producer_epoch": -1, "timestamp": -1, "replica_id": -1, "max_bytes": 1 << 20,
-               "partition_max_bytes": 1 << 20, "max_num_offsets": 1,
-               "current_leader_epoch": -1, "leader_epoch": -1}
+_NAMED_INTS = {
+    "acks": -1,
+    "num_partitions": 1,
+    "replication_factor": 1,
+    "producer_id": -1,
+    "producer_epoch": -1,
+    "timestamp": -1,
+    "replica_id": -1,
+    "max_bytes": 1 << 20,
+    "partition_max_bytes": 1 << 20,
+    "max_num_offsets": 1,
+    "current_leader_epoch": -1,
+    "leader_epoch": -1,
+}
 
 
 def _sample_value(api_key: int, f: Any, records: bytes) -> Any:
