@@ -1,11 +1,11 @@
 """10,000 partitions on one broker: memory, file descriptors, mappings, restart time.
 
 Creates 100 topics x 100 partitions with confluent-kafka's AdminClient (10 topics per
-CreateTopics request), then reports the broker's RSS (``VmRSS``), virtual size, open file
-descriptors (``/proc/<pid>/fd``), memory mappings (``/proc/<pid>/maps``) and the disk
-used by the log dir (allocated vs apparent: active segments' index files are preallocated
-to ``log.index.size.max.bytes`` and mmapped). Then stops the broker with SIGTERM (clean
-shutdown), restarts it, and times until Metadata lists all partitions again.
+CreateTopics request), produces ``--records`` records (100 B) to every partition, then
+reports the broker's RSS (``VmRSS``), virtual size, open file descriptors
+(``/proc/<pid>/fd``), memory mappings (``/proc/<pid>/maps``) and the disk used by the log
+dir. Then stops the broker with SIGTERM (clean shutdown), restarts it, and times until
+Metadata lists all partitions again.
 
 Targets: RSS <= 1 GiB, restart <= 5 s. If creation fails (EMFILE, mmap limits, ...) the
 script prints the failure, the limits involved and the counts reached, then measures the
@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 RSS_TARGET = 1 << 30
@@ -154,12 +155,45 @@ def create_all(
     return time.perf_counter() - start, errors
 
 
+def produce_all(bootstrap: str, topics: int, partitions: int, records: int) -> tuple[float, int]:
+    """``records`` 100-byte records to every partition; returns (seconds, failures)."""
+    failed = 0
+
+    def on_delivery(err: object, _msg: object) -> None:
+        nonlocal failed
+        if err is not None:
+            failed += 1
+
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "acks": 1,
+            "queue.buffering.max.messages": 2_000_000,
+            "on_delivery": on_delivery,
+            **common.quiet_librdkafka(),
+        }
+    )
+    start = time.perf_counter()
+    value = b"x" * 100
+    for _ in range(records):
+        for t in range(topics):
+            for p in range(partitions):
+                producer.produce(f"scale-{t:04d}", value, partition=p)
+            producer.poll(0)
+    left = producer.flush(300)
+    return time.perf_counter() - start, failed + left
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 topics x 100 partitions")
     parser.add_argument("--topics", type=int)
     parser.add_argument("--partitions", type=int, default=100)
     parser.add_argument("--per-request", type=int, default=10, help="topics per CreateTopics")
+    parser.add_argument(
+        "--records", type=int, default=1, help="records produced to each partition (0: none)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     topics = args.topics or (10 if args.quick else 100)
@@ -178,6 +212,15 @@ def main() -> int:
             out["idle"] = probe(pid)
             elapsed, errors = create_all(admin, topics, args.partitions, args.per_request, pid)
             out["create_s"] = elapsed
+            if args.records > 0 and not errors:
+                produce_s, failed = produce_all(
+                    server.bootstrap, topics, args.partitions, args.records
+                )
+                out["produce_s"], out["produce_failed"] = produce_s, failed
+                print(
+                    f"  produced {args.records} record(s) to every partition: {produce_s:.1f} s, "
+                    f"{failed} failed"
+                )
             if errors:
                 print("\nFAILED while creating partitions:")
                 for e in errors[:3]:
@@ -283,7 +326,7 @@ def _finish(args: argparse.Namespace, out: dict[str, object]) -> int:
         )
         print(
             f"disk: {disk['files']:,} files, {disk['allocated_mib']:.0f} MiB allocated, "
-            f"{disk['apparent_gib']:.1f} GiB apparent (sparse preallocated indexes)"
+            f"{disk['apparent_gib'] * 1024:.1f} MiB apparent"
         )
         print(
             common.table(

@@ -625,7 +625,7 @@ def test_zz_many_threads_of_garbage_at_once(broker: BrokerProcess) -> None:
 
 
 def test_create_topics_beyond_the_fd_limit_fails_cleanly(fresh_broker: BrokerProcess) -> None:
-    """Every partition holds 3 fds (log, index, time index). A CreateTopics that runs out
+    """Every partition holds an open file (its active segment). A CreateTopics that runs out
     of file descriptors part-way must answer with an error, leave no half-created topic
     behind, and release what it opened, so the broker keeps serving."""
     import datetime

@@ -30,8 +30,10 @@ from riverhead.protocol.errors import ErrorCode
 log = logging.getLogger("riverhead.broker")
 
 
-FILES_PER_PARTITION = 3  # the active segment's .log, and .index/.timeindex (mmap keeps an fd)
-FILE_RESERVE = 256  # kept free for connections and housekeeping
+FILES_PER_PARTITION = 1  # the active segment's .log; indexes hold no fd (riverhead.log)
+# Kept free: connections and housekeeping, plus the log's shared cache of read fds for
+# rolled segments (riverhead.log.files, up to 1000 process-wide).
+FILE_RESERVE = 256 + 1000
 
 
 def open_file_budget() -> int:

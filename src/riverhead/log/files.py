@@ -45,7 +45,7 @@ DEFAULT_INDEX_CACHE_BYTES = 64 << 20
 class FileHandle:
     """Owns an OS file descriptor; closes it when garbage (CPython: at the last reference)."""
 
-    __slots__ = ("__weakref__", "fd")
+    __slots__ = ("fd",)
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -162,6 +162,9 @@ class BoundedCache(Generic[K, V]):
         with self._lock:
             items, self._items, self._total = self._items, OrderedDict(), 0
         del items
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
 
     def __len__(self) -> int:
         return len(self._items)

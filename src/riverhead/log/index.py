@@ -1,9 +1,8 @@
-"""Sparse, memory-mapped indexes of one log segment: offset -> position and time -> offset.
+"""Sparse offset and time indexes of one log segment, held without file descriptors.
 
-Both are Kafka's formats: fixed-size big-endian entries, sorted, in a file that is
-preallocated to ``segment.index.bytes`` (rounded down to whole entries) while the segment
-is active and trimmed to exactly ``entries * entry_size`` bytes when the segment is rolled
-or closed. A file whose length is not a multiple of the entry size is corrupt.
+Both are Kafka's formats: fixed-size big-endian entries, sorted, in a file of exactly
+``entries * entry_size`` bytes. A file whose length is not a multiple of the entry size
+is corrupt (so is the zero tail a crashed older Riverhead left in a preallocated file).
 
 ``.index`` (:class:`OffsetIndex`), 8-byte entries::
 
@@ -22,90 +21,202 @@ or closed. A file whose length is not a multiple of the entry size is corrupt.
 Invariants: offset-index entries strictly increase in both fields and no entry has
 position 0 (the first batch of a segment is never indexed, lookups default to the start);
 time-index timestamps strictly increase and relative offsets never decrease. Every record
-at or before a time-index entry's offset has a timestamp <= the entry's timestamp.
+at or before a time-index entry's offset has a timestamp <= the entry's timestamp. At most
+``max_entries`` (``segment.index.bytes`` / entry size) entries.
+
+Where the entries live (no index ever keeps an fd open; Python 3.11's ``mmap`` would):
+
+* **active** (:meth:`make_active`; the active segment, and while recovery rebuilds): in
+  an append-only ``bytearray``. :meth:`persist` writes the entries not yet on disk with a
+  short-lived fd (on roll and close, never per append), so after a crash the file may be
+  stale or empty; an unclean start rebuilds the active segment's indexes from the log.
+* **inactive** (rolled segments): on disk only, plus the last two entries (for sanity
+  checks and :meth:`last_entry`). The first lookup reads the file into ``bytes`` kept in
+  the process-wide LRU :data:`riverhead.log.files.INDEX_BYTES`, bounded by total bytes.
 
 Thread-safety: one writer (the partition's append lock) and any number of lock-free
-readers. A writer only publishes ``entries`` after the entry bytes are written, and never
-closes a mapping a reader may still hold: resizing swaps in a new ``mmap`` and lets the
-old one be unmapped when its last reader drops it.
+readers. The writer publishes ``entries`` only after the entry bytes are in place, and the
+active buffer never shrinks while the segment is published (truncation only lowers
+``entries``), so a reader that read ``entries`` after taking the buffer never indexes
+past its end. Cache eviction only drops the cache's reference to the bytes.
 """
 
 from __future__ import annotations
 
-import mmap
+import errno
 import os
 import struct
 from pathlib import Path
 
+from riverhead.log.files import INDEX_BYTES, read_file
+
 INT32_MAX = 2**31 - 1
 
 
-class _MmapIndex:
-    """Shared machinery: a preallocatable, memory-mapped file of sorted fixed-size entries."""
+class _Index:
+    """Shared machinery: a file of sorted fixed-size entries, see the module docstring."""
 
     _entry: struct.Struct
 
-    def __init__(self, path: Path, base_offset: int, max_index_bytes: int) -> None:
-        self.path = path
+    def __init__(
+        self, path: str | Path, base_offset: int, max_index_bytes: int, *, active: bool = False
+    ) -> None:
+        """Open the index at ``path`` (missing is fine: empty, ``existed`` false).
+
+        ``active`` reads every entry into memory for appending; otherwise only the file
+        length and the last two entries are read. Either way no fd stays open.
+        """
+        # Plain strings: building Path objects is a measurable part of loading 10k logs.
+        self._path = os.fspath(path)
+        self._file = self._path  # where the file is now: *.deleted once the segment is
         self.base_offset = base_offset
-        self.entry_size = self._entry.size
-        self.max_entries = max(2, max_index_bytes // self.entry_size)
-        self.existed = path.exists()
-        if not self.existed:
-            path.touch()
-        self._mm: mmap.mmap | None = None
-        length = path.stat().st_size
-        # Entries implied by the file length; a preallocated file left by a crash counts its
-        # zero tail as entries, which sanity_check() rejects (the caller then rebuilds).
-        self.entries = length // self.entry_size
-        self._map(length)
+        self.entry_size = size = self._entry.size
+        self.max_entries = max(2, max_index_bytes // size)
+        self.closed = False
+        self._buf: bytearray | None = None
+        self._tail, self._tail_first = b"", 0  # the last entries, for checks without I/O
+        if active:
+            data = read_file(self._path)
+            self.existed = data is not None
+            self._file_length = -1 if data is None else len(data)
+            # Entries implied by the length: a zero tail left in a preallocated file by a
+            # crash counts as entries, which sanity_check() rejects (the caller rebuilds).
+            self.entries = self._file_length // size if data is not None else 0
+            self._buf = bytearray(data[: self.entries * size]) if data else bytearray()
+            self._on_disk = self.entries  # leading entries known to be in the file
+        else:
+            self._open_inactive()
+            self._on_disk = self.entries
+        self._unsynced = False  # written since the last fsync
 
-    # -- mapping --------------------------------------------------------------------------
-
-    def _map(self, length: int) -> None:
-        if length == 0:
-            self._mm = None
-            return
-        fd = os.open(self.path, os.O_RDWR)
+    def _open_inactive(self) -> None:
+        size = self.entry_size
         try:
-            self._mm = mmap.mmap(fd, length, access=mmap.ACCESS_WRITE)
+            fd = os.open(self._file, os.O_RDONLY)
+        except FileNotFoundError:
+            self.existed, self._file_length, self.entries = False, -1, 0
+            return
+        try:
+            self.existed = True
+            self._file_length = os.fstat(fd).st_size
+            self.entries = self._file_length // size
+            first = max(0, self.entries - 2)
+            self._tail = os.pread(fd, (self.entries - first) * size, first * size)
+            self._tail_first = first
         finally:
             os.close(fd)
 
-    def _set_length(self, length: int) -> None:
-        """Resize the file and swap in a new mapping (the old one lives on for readers)."""
-        os.truncate(self.path, length)
-        self._map(length)
+    @property
+    def path(self) -> Path:
+        """The index file's name (``<base offset>.index`` / ``.timeindex``)."""
+        return Path(self._path)
 
-    def make_writable(self) -> None:
-        """Preallocate the file to its maximum size so entries can be appended (active)."""
-        if self._mm is None or len(self._mm) < self.max_entries * self.entry_size:
-            self._set_length(self.max_entries * self.entry_size)
+    # -- where the entries are --------------------------------------------------------------
 
-    def trim(self) -> None:
-        """Shrink the file to the valid entries (on roll and close), like Kafka."""
-        length = self.entries * self.entry_size
-        if self._mm is None or len(self._mm) != length:
-            self._set_length(length)
+    @property
+    def is_active(self) -> bool:
+        return self._buf is not None
 
-    def flush(self) -> None:
-        """msync the mapping and fsync the file (its length changes on trim)."""
-        mm = self._mm
-        if mm is not None:
-            mm.flush()
-        fd = os.open(self.path, os.O_RDONLY)
+    def _data(self) -> bytes | bytearray:
+        """The entry bytes: the active buffer, or the cached (or freshly read) file."""
+        buf = self._buf
+        if buf is not None:
+            return buf
+        return INDEX_BYTES.get(self, self._read_entries)
+
+    def _read_entries(self) -> bytes:
+        need = self.entries * self.entry_size
+        if need == 0:
+            return b""
+        data = read_file(self._file)
+        if data is None:
+            raise FileNotFoundError(errno.ENOENT, "index file is gone", self._file)
+        if len(data) < need:
+            raise OSError(
+                errno.EIO,
+                f"index holds {len(data)} bytes, {self.entries} entries of "
+                f"{self.entry_size} expected",
+                self._file,
+            )
+        return data if len(data) == need else data[:need]
+
+    def make_active(self) -> None:
+        """Load the entries into memory so they can be appended to (segment becomes active
+        again: load, follower truncation). Caller holds the partition lock."""
+        if self._buf is None:
+            n = self.entries
+            self._buf = bytearray(self._data()[: n * self.entry_size])
+            self._on_disk = min(self._on_disk, n)
+            INDEX_BYTES.discard(self)
+
+    def make_inactive(self, *, create_empty: bool = True) -> bool:
+        """Persist the entries and drop the buffer (on roll and close); the bytes move to
+        the index cache for readers. Returns whether the file was written.
+        ``create_empty=False``: an index with no entries and no file stays without one."""
+        buf = self._buf
+        if buf is None:
+            return False
+        written = self.persist(create_empty=create_empty)
+        n = self.entries
+        self._tail_first = max(0, n - 2)
+        self._tail = bytes(buf[self._tail_first * self.entry_size : n * self.entry_size])
+        INDEX_BYTES.put(self, bytes(buf[: n * self.entry_size]))
+        self._buf = None
+        return written
+
+    def persist(self, *, create_empty: bool = True) -> bool:
+        """Write the entries not yet on disk and cut the file to exactly ``entries``
+        entries (a short-lived fd; no fsync, see :meth:`sync`). Returns whether anything
+        was written. Active only; caller holds the partition lock."""
+        buf = self._buf
+        n, size = self.entries, self.entry_size
+        if buf is None or (self._on_disk == n and self._file_length == n * size):
+            return False
+        if n == 0 and self._file_length < 0 and not create_empty:
+            return False
+        start = min(self._on_disk, n)
+        fd = os.open(self._file, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            if start < n:
+                view = memoryview(buf)[start * size : n * size]
+                try:
+                    done = os.pwrite(fd, view, start * size)
+                    while done < len(view):
+                        done += os.pwrite(fd, view[done:], start * size + done)
+                finally:
+                    view.release()
+            if self._file_length < 0 or self._file_length > n * size:
+                os.ftruncate(fd, n * size)
+        finally:
+            os.close(fd)
+        self._on_disk, self._file_length, self.existed = n, n * size, True
+        self._unsynced = True
+        return True
+
+    def sync(self) -> None:
+        """fsync the file if it was written since the last sync (any thread)."""
+        if not self._unsynced:
+            return
+        self._unsynced = False
+        fd = os.open(self._file, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
 
     def close(self) -> None:
-        """Drop the mapping; it is unmapped once no reader holds it."""
-        self._mm = None
+        """Release cached bytes; nothing is written (a crash is simulated this way).
+        Readers may still look up entries (uncached) afterwards."""
+        self.closed = True
+        INDEX_BYTES.discard(self)
+
+    def renamed(self, target: str | Path) -> None:
+        """The file was renamed (segment deletion): readers keep finding it there."""
+        self._file = os.fspath(target)
 
     def delete(self) -> None:
         self.close()
-        self.path.unlink(missing_ok=True)
+        Path(self._file).unlink(missing_ok=True)
 
     # -- entries --------------------------------------------------------------------------
 
@@ -118,47 +229,78 @@ class _MmapIndex:
         return self.entries * self.entry_size
 
     def entry(self, i: int) -> tuple[int, int]:
-        mm = self._mm
-        assert mm is not None and 0 <= i < self.entries
-        a, b = self._entry.unpack_from(mm, i * self.entry_size)
+        """Entry ``i`` as (first field, second field), relative offsets as stored."""
+        if not 0 <= i < self.entries:
+            raise IndexError(f"entry {i} of {self.entries} in {self._path}")
+        buf = self._buf
+        if buf is None and i >= self._tail_first:
+            rel = i - self._tail_first
+            if (rel + 1) * self.entry_size <= len(self._tail):
+                a, b = self._entry.unpack_from(self._tail, rel * self.entry_size)
+                return int(a), int(b)
+        data = buf if buf is not None else self._data()
+        a, b = self._entry.unpack_from(data, i * self.entry_size)
         return int(a), int(b)
 
     def _write(self, a: int, b: int) -> None:
-        mm = self._mm
-        if mm is None or len(mm) < (self.entries + 1) * self.entry_size:
-            raise RuntimeError(f"index {self.path} is not writable or is full")
-        self._entry.pack_into(mm, self.entries * self.entry_size, a, b)
+        buf = self._buf
+        if buf is None:
+            raise RuntimeError(f"index {self._path} is not active")
+        if self.entries >= self.max_entries:
+            raise RuntimeError(f"index {self._path} is full ({self.max_entries} entries)")
+        at = self.entries * self.entry_size
+        if len(buf) > at:  # slots kept by a truncation: overwrite, never shrink
+            self._entry.pack_into(buf, at, a, b)
+        else:
+            buf += self._entry.pack(a, b)
         self.entries += 1  # publish only after the bytes are in place
 
     def _largest_at_most(self, target: int, field: int) -> int:
         """Index of the last entry whose ``field`` is <= target, or -1 (binary search)."""
-        mm = self._mm
-        n = self.entries
-        if mm is None or n == 0:
+        if self.entries == 0:
             return -1
-        unpack, size = self._entry.unpack_from, self.entry_size
+        data = self._data()  # take the bytes before reading entries (see module doc)
+        size = self.entry_size
+        n = min(self.entries, len(data) // size)
+        if n == 0:
+            return -1
+        unpack = self._entry.unpack_from
+        if unpack(data, 0)[field] > target:
+            return -1
         lo, hi = 0, n - 1
-        if unpack(mm, 0)[field] > target:
-            return -1
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if unpack(mm, mid * size)[field] <= target:
+            if unpack(data, mid * size)[field] <= target:
                 lo = mid
             else:
                 hi = mid - 1
         return lo
 
     def truncate_entries(self, count: int) -> None:
-        """Forget all entries from ``count`` on (the file keeps its length)."""
+        """Forget all entries from ``count`` on; the file is cut at the next
+        :meth:`persist`. Loads an inactive index into memory first."""
+        self.make_active()
         self.entries = min(self.entries, max(0, count))
+        self._on_disk = min(self._on_disk, self.entries)
 
     def reset(self) -> None:
-        """Forget every entry and make the index writable (before a rebuild)."""
+        """Forget every entry and make the index active (before a rebuild at load time,
+        when no reader can hold the buffer: it is replaced, freeing a crashed file's
+        zero tail)."""
         self.entries = 0
-        self.make_writable()
+        self._on_disk = 0
+        self._buf = bytearray()
+        self._tail, self._tail_first = b"", 0
+        INDEX_BYTES.discard(self)
+
+    def _check_length(self) -> str:
+        length = self._file_length
+        if length > 0 and length % self.entry_size:
+            return f"length {length} is not a multiple of {self.entry_size}"
+        return ""
 
 
-class OffsetIndex(_MmapIndex):
+class OffsetIndex(_Index):
     """Sparse map from (last) offset of a batch to its byte position in the segment."""
 
     _entry = struct.Struct(">ii")
@@ -166,7 +308,7 @@ class OffsetIndex(_MmapIndex):
     def append(self, offset: int, position: int) -> None:
         rel = offset - self.base_offset
         if not 0 <= rel <= INT32_MAX or not 0 < position <= INT32_MAX:
-            raise ValueError(f"index entry ({offset}, {position}) out of range for {self.path}")
+            raise ValueError(f"index entry ({offset}, {position}) out of range for {self._path}")
         self._write(rel, position)
 
     def lookup(self, offset: int) -> tuple[int, int]:
@@ -195,9 +337,9 @@ class OffsetIndex(_MmapIndex):
 
     def sanity_check(self, log_size: int) -> str:
         """Return why the index cannot be trusted against a log of ``log_size`` bytes, or ""."""
-        length = self.path.stat().st_size
-        if length % self.entry_size:
-            return f"length {length} is not a multiple of {self.entry_size}"
+        problem = self._check_length()
+        if problem:
+            return problem
         if self.entries == 0:
             return ""
         rel, pos = self.entry(self.entries - 1)
@@ -210,7 +352,7 @@ class OffsetIndex(_MmapIndex):
         return ""
 
 
-class TimeIndex(_MmapIndex):
+class TimeIndex(_Index):
     """Sparse map from the running maximum timestamp to the offset where it was reached."""
 
     _entry = struct.Struct(">qi")
@@ -259,9 +401,11 @@ class TimeIndex(_MmapIndex):
         self.truncate_entries(keep)
 
     def sanity_check(self, next_offset: int) -> str:
-        length = self.path.stat().st_size
-        if length % self.entry_size:
-            return f"length {length} is not a multiple of {self.entry_size}"
+        """Return why the index cannot be trusted for a segment ending at ``next_offset``,
+        or ""."""
+        problem = self._check_length()
+        if problem:
+            return problem
         if self.entries == 0:
             return ""
         ts, rel = self.entry(self.entries - 1)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from riverhead.log.config import LogConfig
+from riverhead.log.files import SEGMENT_FILES, read_file
 from riverhead.log.index import INT32_MAX
 from riverhead.log.segment import LogSegment
 from riverhead.protocol.batch import (
@@ -76,8 +77,11 @@ class AppendResult:
 class FileSlice:
     """Bytes of whole batches to send for a fetch: ``size`` bytes at ``position`` of ``fd``.
 
-    ``fd`` stays open while this object lives (it holds the segment's file handle), even if
-    the segment is deleted meanwhile, so it can be passed to ``os.sendfile``.
+    ``fd`` stays open while this object lives, even if the segment is rolled, its fd is
+    evicted from the LRU of open segment files, or the segment is deleted meanwhile: the
+    slice holds a reference to the fd's :class:`~riverhead.log.files.FileHandle`, which
+    closes the fd only when its last holder is gone. So it can be passed to
+    ``os.sendfile``; keep the slice (not just ``fd``) until the bytes are sent.
     """
 
     fd: int
@@ -142,7 +146,6 @@ class PartitionLog:
         self.recovered_bytes_truncated = 0
         self.high_watermark = 0
         self.high_watermark_follows_leo = True
-        self.directory.mkdir(parents=True, exist_ok=True)
         self._load(recover)
 
     # -- properties -----------------------------------------------------------------------
@@ -171,33 +174,43 @@ class PartitionLog:
 
     # -- loading --------------------------------------------------------------------------
 
-    def _open_segment(self, base_offset: int) -> LogSegment:
+    def _open_segment(self, base_offset: int, *, active: bool = True) -> LogSegment:
         return LogSegment(
             self.directory,
             base_offset,
             index_bytes=self.config.segment_index_bytes,
             index_interval_bytes=self.config.index_interval_bytes,
             created_ms=self._now(),
+            active=active,
         )
 
     def _load(self, recover: bool) -> None:
-        for path in self.directory.iterdir():
-            if path.name.endswith(".deleted") or path.name == CHECKPOINT_FILE + ".tmp":
-                path.unlink(missing_ok=True)
+        # One listdir; the per-partition syscalls are what a 10k-partition restart pays.
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            self.directory.mkdir(parents=True)
+            names = []
+        bases: list[int] = []
+        indexes: list[tuple[str, str]] = []
+        for name in names:
+            stem, dot, suffix = name.partition(".")
+            if name.endswith(".deleted") or name == CHECKPOINT_FILE + ".tmp":
+                (self.directory / name).unlink(missing_ok=True)
+            elif suffix == "log" and len(stem) == 20 and stem.isdigit():
+                bases.append(int(stem))
+            elif dot and suffix in ("index", "timeindex"):
+                indexes.append((stem, name))
+        bases.sort()
+        known = set(bases)
+        for stem, name in indexes:
+            if not stem.isdigit() or int(stem) not in known:
+                (self.directory / name).unlink()
         log_start, recovery_point = self._read_checkpoint()
-        bases = sorted(
-            int(p.stem)
-            for p in self.directory.glob("*.log")
-            if len(p.stem) == 20 and p.stem.isdigit()
-        )
-        for suffix in (".index", ".timeindex"):
-            for path in self.directory.glob("*" + suffix):
-                if not path.stem.isdigit() or int(path.stem) not in bases:
-                    path.unlink()
         segments: list[LogSegment] = []
         for i, base in enumerate(bases):
-            seg = self._open_segment(base)
             last = i == len(bases) - 1
+            seg = self._open_segment(base, active=last)
             trusted = not recover or (not last and bases[i + 1] <= recovery_point)
             problem = seg.load() if trusted else ""
             if problem:
@@ -216,11 +229,13 @@ class PartitionLog:
                     )
                     self.recovered_bytes_truncated += truncated
             if (not trusted or problem) and not last and not truncated:
-                seg.on_become_inactive()  # recovery preallocated its indexes: trim again
+                seg.make_inactive()  # recovery made it active: write its indexes, drop the fd
+            if not seg.is_active:
+                SEGMENT_FILES.discard(seg)  # idle rolled segments hold no fd after loading
             segments.append(seg)
             if truncated and not last:
                 for later in bases[i + 1 :]:
-                    dropped = self._open_segment(later)
+                    dropped = self._open_segment(later, active=False)
                     logger.warning(
                         "%s: deleted %d bytes after the invalid data in %s",
                         dropped.log_path,
@@ -245,15 +260,16 @@ class PartitionLog:
         self._write_checkpoint()
 
     def _read_checkpoint(self) -> tuple[int, int]:
-        path = self.directory / CHECKPOINT_FILE
+        path = os.path.join(self.directory, CHECKPOINT_FILE)
+        data = read_file(path)
+        if data is None:
+            return 0, 0
         try:
-            lines = path.read_text().splitlines()
+            lines = data.decode().splitlines()
             values = dict(line.split() for line in lines if line.strip())
             if values.get("version") != "1":
                 raise ValueError(f"unknown version {values.get('version')!r}")
             return int(values["log_start_offset"]), int(values["recovery_point"])
-        except FileNotFoundError:
-            return 0, 0
         except (ValueError, KeyError) as exc:
             logger.warning("%s: ignoring unreadable checkpoint: %s", path, exc)
             return 0, 0
@@ -419,7 +435,7 @@ class PartitionLog:
             for path in old.rename_deleted():
                 path.unlink()
         else:
-            old.on_become_inactive()
+            old.make_inactive()
             self._schedule_background_flush(new_base)
         new = self._open_segment(new_base)
         if new.size:
@@ -508,6 +524,17 @@ class PartitionLog:
         ``min_one_batch`` is false. Otherwise the slice holds whole batches within one
         segment, at most ``max_bytes`` unless the first batch alone is bigger (KIP-74).
         """
+        try:
+            return self._read(offset, max_bytes, upper_bound, min_one_batch)
+        except FileNotFoundError:
+            # A segment of our snapshot was deleted and its files unlinked meanwhile
+            # (retention with file.delete.delay.ms=0): try again with the current
+            # segments, which raises OffsetOutOfRange if the log start moved past offset.
+            return self._read(offset, max_bytes, upper_bound, min_one_batch)
+
+    def _read(
+        self, offset: int, max_bytes: int, upper_bound: int | None, min_one_batch: bool
+    ) -> FileSlice | None:
         leo, start_offset = self._leo, self._log_start
         if offset < start_offset or offset > leo:
             raise OffsetOutOfRange(offset, start_offset, leo)
@@ -597,9 +624,7 @@ class PartitionLog:
             keep = [seg for seg in segments if seg.base_offset <= offset]
             self._delete_segments([seg for seg in segments if seg.base_offset > offset])
             active = keep[-1]
-            removed = active.truncate_to(offset)
-            if active is not segments[-1]:
-                active.make_active()
+            removed = active.truncate_to(offset)  # also makes it active if it was rolled
             logger.info(
                 "%s: truncated to offset %d (%d bytes)", self.directory.name, offset, removed
             )
@@ -709,7 +734,8 @@ class PartitionLog:
             raise RuntimeError(f"log {self.directory} is closed")
 
     def close(self) -> None:
-        """Flush, write the final time-index entry, trim indexes, checkpoint, release files."""
+        """Write the final time-index entry and the active indexes, fsync what changed,
+        checkpoint if changed, release files. Closing an unchanged log does no fsync."""
         with self._lock:
             if self._closed:
                 return
@@ -719,10 +745,9 @@ class PartitionLog:
         if flusher is not None:
             flusher.join()
         with self._lock:
-            self._segments[-1].on_become_inactive()
+            self._segments[-1].make_inactive()
             leo = self._leo
-        self._flush_upto(leo)
-        self._write_checkpoint(force=True)
+        self._flush_upto(leo)  # fsyncs only what changed; rewrites the checkpoint if needed
         self._purge_deleted(None)
         for seg in self._segments:
             seg.close()

@@ -12,22 +12,33 @@ offset after the last batch) are kept in memory and published together as one tu
 (:attr:`state`) after the bytes are written, so a lock-free reader never sees a size that
 covers unwritten bytes nor an offset whose bytes it cannot see.
 
-Thread-safety: mutations (append, truncate, roll, recover) are serialized by the owning
+Open files (see :mod:`riverhead.log.files`): an **active** segment holds one fd, its
+``.log`` opened for append, and keeps its index entries in memory. A **rolled** segment
+holds no fd of its own: reads open the ``.log`` read-only through the process-wide LRU
+:data:`~riverhead.log.files.SEGMENT_FILES`, and index lookups read the index file into
+the :data:`~riverhead.log.files.INDEX_BYTES` cache.
+
+Thread-safety: mutations (append, truncate, roll, recover, :meth:`make_active`,
+:meth:`make_inactive`) are serialized by the owning
 :class:`~riverhead.log.partition.PartitionLog`; reads (:meth:`read_slice`, scans) are
-lock-free. The log file descriptor is held by a small handle object that closes it when the
-last reference (the segment or an outstanding FileSlice) goes away, so a slice handed to
-the network stays valid even if retention deletes the segment meanwhile.
+lock-free and may race with a roll, an LRU eviction or a deletion. Every fd is owned by a
+:class:`~riverhead.log.files.FileHandle` that closes it when the last reference goes away,
+and a reader holds the handle object (never just the int) while it uses the fd, so neither
+eviction nor a roll can close an fd under a reader, and a FileSlice handed to the network
+stays valid even if retention deletes the segment meanwhile. A reader of a deleted segment
+keeps reading its renamed ``*.deleted`` file; once that is unlinked it gets
+FileNotFoundError (the partition retries with a fresh segment list).
 """
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 
+from riverhead.log.files import SEGMENT_FILES, FileHandle
 from riverhead.log.index import INT32_MAX, OffsetIndex, TimeIndex
 from riverhead.protocol.batch import (
     HEADER_SIZE,
@@ -48,22 +59,7 @@ def segment_name(base_offset: int) -> str:
     return f"{base_offset:020d}"
 
 
-class FileHandle:
-    """Owns an OS file descriptor; closes it when garbage (CPython: at the last reference)."""
-
-    __slots__ = ("fd",)
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __del__(self) -> None:
-        if self.fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = -1
-
-
-_CLOSED = FileHandle(-1)
+__all__ = ["FileHandle", "LogSegment", "segment_name"]
 
 
 class LogSegment:
@@ -77,15 +73,35 @@ class LogSegment:
         index_bytes: int,
         index_interval_bytes: int,
         created_ms: int,
+        active: bool = True,
     ) -> None:
-        name = segment_name(base_offset)
+        """Open (creating if ``active`` and missing) the segment at ``base_offset``.
+
+        ``active``: the ``.log`` is opened for append and kept open, the indexes are read
+        into memory. A new segment has no index files until it is rolled or closed
+        (creating a file costs ~0.5 ms on a busy disk; nothing needs them before).
+        Otherwise (a rolled segment being loaded) the ``.log`` fd goes to the LRU and
+        only the indexes' lengths and last entries are read. Raises FileNotFoundError if
+        an inactive segment's ``.log`` is missing.
+        """
+        # Plain strings for I/O: Path objects cost more than the syscalls when loading.
+        prefix = os.path.join(directory, segment_name(base_offset))
         self.base_offset = base_offset
-        self.log_path = directory / f"{name}.log"
+        self._log_path = prefix + ".log"
+        self._read_path = self._log_path  # moves to *.deleted when the segment is deleted
         self.index_interval_bytes = index_interval_bytes
-        self.handle = FileHandle(os.open(self.log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND))
-        self.offset_index = OffsetIndex(directory / f"{name}.index", base_offset, index_bytes)
-        self.time_index = TimeIndex(directory / f"{name}.timeindex", base_offset, index_bytes)
-        size = os.fstat(self.handle.fd).st_size
+        self.closed = False
+        self._write_handle: FileHandle | None = None
+        if active:
+            handle = FileHandle(os.open(self._log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND))
+            self._write_handle = handle
+        else:
+            handle = FileHandle(os.open(self._log_path, os.O_RDONLY))
+            SEGMENT_FILES.put(self, handle)
+        size = os.fstat(handle.fd).st_size
+        del handle
+        self.offset_index = OffsetIndex(prefix + ".index", base_offset, index_bytes, active=active)
+        self.time_index = TimeIndex(prefix + ".timeindex", base_offset, index_bytes, active=active)
         self.state: tuple[int, int] = (size, base_offset)  # (size, next_offset)
         self.max_timestamp = -1
         self.offset_of_max_timestamp = -1
@@ -105,6 +121,15 @@ class LogSegment:
         return self.state[1]
 
     @property
+    def log_path(self) -> Path:
+        """The ``.log`` file's name (it is renamed ``*.deleted`` when the segment is)."""
+        return Path(self._log_path)
+
+    @property
+    def is_active(self) -> bool:
+        return self._write_handle is not None
+
+    @property
     def index_full(self) -> bool:
         return self.offset_index.is_full or self.time_index.is_full
 
@@ -112,7 +137,7 @@ class LogSegment:
         """Max record timestamp, or the file's mtime when no batch has one (retention)."""
         if self.max_timestamp >= 0:
             return self.max_timestamp
-        return int(os.stat(self.log_path).st_mtime * 1000)
+        return int(os.stat(self._read_path).st_mtime * 1000)
 
     def time_waited_for_roll(self, now_ms: int, max_timestamp: int) -> int:
         """Kafka's rule: time since the first batch's timestamp, or since creation."""
@@ -129,8 +154,12 @@ class LogSegment:
 
         ``batches`` holds ``(position in data, size, last offset, max timestamp)`` per
         batch, computed by the caller from the headers; no per-record work happens here.
+        The segment must be active.
         """
-        fd = self.handle.fd
+        handle = self._write_handle
+        if handle is None:
+            raise RuntimeError(f"{self._log_path} is not the active segment")
+        fd = handle.fd
         view = memoryview(data)
         try:
             done = os.write(fd, view)
@@ -159,51 +188,90 @@ class LogSegment:
         self.state = (position + len(data), batches[-1][2] + 1)
 
     def flush(self, *, indexes: bool = True) -> None:
-        """fsync the log and (unless ``indexes`` is false) msync + fsync the indexes.
+        """fsync the log and (unless ``indexes`` is false) the index files written since
+        their last fsync. Any thread; no lock needed (fsync of whatever is on disk).
 
-        The active segment's indexes need no fsync: an unclean start rebuilds them.
+        The active segment's indexes are in memory, written only on roll and close: an
+        unclean start rebuilds them.
         """
         self.dirty = False
-        fd = self.handle.fd
-        if fd >= 0:
-            os.fsync(fd)
+        handle = self._reader()
+        os.fsync(handle.fd)
+        del handle
         if indexes:
-            self.offset_index.flush()
-            self.time_index.flush()
+            self.offset_index.sync()
+            self.time_index.sync()
 
-    def on_become_inactive(self) -> None:
-        """On roll/close: record the final max timestamp and trim the indexes to size."""
+    def make_inactive(self) -> None:
+        """On roll/close: record the final max timestamp, write both indexes (exact
+        length) and give the append fd to the read LRU. Caller holds the partition lock."""
         if self.offset_of_max_timestamp >= 0:
             self.time_index.maybe_append(
                 self.max_timestamp, self.offset_of_max_timestamp, skip_full_check=True
             )
-        self.offset_index.trim()
-        self.time_index.trim()
-        self.dirty = True  # the trimmed indexes must reach the disk
+        # An empty segment needs no index files (a missing index only matters with data);
+        # creating them costs two file creations per idle partition at every shutdown.
+        data = self.size > 0
+        written = self.offset_index.make_inactive(create_empty=data)
+        written = self.time_index.make_inactive(create_empty=data) or written
+        if written:
+            self.dirty = True  # the indexes must reach the disk
+        handle = self._write_handle
+        if handle is not None:
+            SEGMENT_FILES.put(self, handle)  # first, so readers find it there; evicted later
+            self._write_handle = None
 
     def make_active(self) -> None:
-        """Preallocate the indexes again (the segment takes appends)."""
-        self.offset_index.make_writable()
-        self.time_index.make_writable()
+        """Open the ``.log`` for append and load the indexes into memory (the segment
+        takes appends again). Caller holds the partition lock."""
+        if self._write_handle is None:
+            self._write_handle = FileHandle(os.open(self._read_path, os.O_RDWR | os.O_APPEND))
+            SEGMENT_FILES.discard(self)
+        self.offset_index.make_active()
+        self.time_index.make_active()
+
+    def _reader(self) -> FileHandle:
+        """An fd for reading: the append fd, else one from the LRU (opened if needed).
+        Callers keep the returned object alive while they use its fd."""
+        handle = self._write_handle
+        if handle is not None:
+            return handle
+        return SEGMENT_FILES.get(self, self._open_for_reading)
+
+    def _open_for_reading(self) -> FileHandle:
+        return FileHandle(os.open(self._read_path, os.O_RDONLY))
 
     def close(self) -> None:
-        """Release fds and mappings; outstanding FileSlices keep the fd until dropped."""
-        self.handle = _CLOSED
+        """Release the fd and cached bytes without writing anything (after a crash this
+        is all that happened). Outstanding FileSlices keep their fd until dropped; later
+        reads open an uncached fd."""
+        self.closed = True
+        self._write_handle = None
+        SEGMENT_FILES.discard(self)
         self.offset_index.close()
         self.time_index.close()
 
     def rename_deleted(self) -> list[Path]:
-        """Rename the files to ``*.deleted`` (open fds stay valid); returns the new paths."""
+        """Rename the files to ``*.deleted`` (open fds stay valid; readers holding this
+        segment keep reading the renamed files); returns the new paths."""
         self.close()
         renamed = []
-        for path in (self.log_path, self.offset_index.path, self.time_index.path):
-            target = path.with_name(path.name + ".deleted")
+        for path, moved in (
+            (self._log_path, self._log_renamed),
+            (self.offset_index.path, self.offset_index.renamed),
+            (self.time_index.path, self.time_index.renamed),
+        ):
+            target = f"{path}.deleted"
             try:
-                path.replace(target)
+                os.replace(path, target)
             except FileNotFoundError:
                 continue
-            renamed.append(target)
+            renamed.append(Path(target))
+            moved(target)
         return renamed
+
+    def _log_renamed(self, target: str | Path) -> None:
+        self._read_path = os.fspath(target)
 
     # -- loading and recovery -------------------------------------------------------------
 
@@ -222,7 +290,8 @@ class LogSegment:
         if problem:
             return f"{self.offset_index.path.name}: {problem}"
         _, tail_pos = self.offset_index.last_entry()
-        tail = os.pread(self.handle.fd, size - tail_pos, tail_pos)
+        handle = self._reader()
+        tail = os.pread(handle.fd, size - tail_pos, tail_pos)
         valid_end, count, reason = valid_prefix(tail)
         if valid_end != len(tail):
             return f"tail at byte {tail_pos + valid_end}: {reason}"
@@ -245,7 +314,9 @@ class LogSegment:
         self.max_timestamp, self.offset_of_max_timestamp = max_ts, max_ts_offset
         self.bytes_since_last_index_entry = size - tail_pos
         self.state = (size, next_offset)
-        self._load_rolling_timestamp()
+        if size >= HEADER_SIZE:  # Kafka's time-based roll needs the first batch's timestamp
+            first = tail if tail_pos == 0 else os.pread(handle.fd, HEADER_SIZE, 0)
+            self.rolling_timestamp = read_header(first).max_timestamp
         return ""
 
     def recover(self, min_offset: int) -> tuple[int, str]:
@@ -253,9 +324,13 @@ class LogSegment:
 
         A batch is valid if it is whole, its CRC matches, its offsets increase, its base
         offset is >= ``min_offset`` (the previous segment's end) and it fits the segment's
-        relative-offset range. Returns ``(bytes truncated, reason)``.
+        relative-offset range. Returns ``(bytes truncated, reason)``. Leaves the segment
+        active (its indexes in memory); the caller makes it inactive if it is not the last.
         """
-        fd = self.handle.fd
+        self.make_active()
+        handle = self._write_handle
+        assert handle is not None
+        fd = handle.fd
         file_size = os.fstat(fd).st_size
         self.offset_index.reset()
         self.time_index.reset()
@@ -313,20 +388,19 @@ class LogSegment:
         if batches:
             self.rolling_timestamp = batches[0][3]
 
-    def _load_rolling_timestamp(self) -> None:
-        if self.size >= HEADER_SIZE:
-            first = read_header(os.pread(self.handle.fd, HEADER_SIZE, 0))
-            self.rolling_timestamp = first.max_timestamp
-
     def truncate_to(self, offset: int) -> int:
         """Drop every batch whose last offset is >= ``offset`` (whole batches); returns the
-        number of bytes removed. Indexes are cut to match and the tail state is reloaded."""
+        number of bytes removed. Indexes are cut to match and the tail state is reloaded.
+        Makes the segment active (the caller's new last segment)."""
+        self.make_active()
         size = self.size
         found = self.find_batch(offset, size)
         if found is None:
             return 0
         position = found[0]
-        os.ftruncate(self.handle.fd, position)
+        handle = self._write_handle
+        assert handle is not None
+        os.ftruncate(handle.fd, position)
         self.offset_index.truncate_to_position(position)
         self.state = (position, self.base_offset)
         # Recompute next offset / max timestamp from the remaining tail, then cut the time
@@ -357,7 +431,8 @@ class LogSegment:
         """``(position, size, last_offset)`` of the first batch in ``[start, end)`` whose last
         offset is >= ``offset``: the batch containing it, or the next one after a gap.
         ``start`` defaults to the offset index's lookup position. None if there is none."""
-        fd = self.handle.fd
+        handle = self._reader()  # kept alive while fd is used
+        fd = handle.fd
         pos = self.offset_index.lookup(offset)[1] if start is None else start
         buf, buf_start = b"", pos
         while pos + _SHORT_HEADER <= end:
@@ -377,7 +452,8 @@ class LogSegment:
     def last_boundary_at_most(self, limit: int, start: int) -> int:
         """Largest batch boundary (end of a whole batch) in ``[start, limit]``; ``start`` if the
         batch at ``start`` does not fit. Uses the offset index to skip ahead, then scans."""
-        fd = self.handle.fd
+        handle = self._reader()  # kept alive while fd is used
+        fd = handle.fd
         pos = max(start, self.offset_index.floor_position(limit))
         buf, buf_start = b"", pos
         while True:
@@ -396,7 +472,8 @@ class LogSegment:
 
     def iter_headers(self, start: int, end: int) -> Iterator[tuple[int, BatchHeader]]:
         """Yield ``(position, header)`` for every whole batch in ``[start, end)``."""
-        fd = self.handle.fd
+        handle = self._reader()  # kept alive while fd is used
+        fd = handle.fd
         pos = start
         buf, buf_start = b"", pos
         while end - pos >= HEADER_SIZE:
@@ -410,7 +487,8 @@ class LogSegment:
             pos += header.size
 
     def read_batch(self, position: int, size: int) -> bytes:
-        return os.pread(self.handle.fd, size, position)
+        handle = self._reader()
+        return os.pread(handle.fd, size, position)
 
     def read_slice(
         self, offset: int, max_bytes: int, bound: int, min_one_batch: bool
@@ -423,7 +501,7 @@ class LogSegment:
         size 0 if it has but nothing may be returned (bound or max_bytes).
         """
         size, seg_next = self.state
-        handle = self.handle
+        handle = self._reader()
         found = self.find_batch(offset, size) if offset < seg_next else None
         if found is None:
             return None

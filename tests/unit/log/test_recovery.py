@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -153,11 +154,51 @@ def test_unclean_active_segment_index_is_rebuilt(open_log: Opener) -> None:
     log = open_log(LogConfig(index_interval_bytes=50))
     fill(log, 30)
     before = index_entries(log.segments[-1])
-    crash(log)  # the index is still preallocated with a zero tail
-    assert log.segments[-1].offset_index.path.stat().st_size == 10 << 20
+    assert before[0]
+    crash(log)  # the active segment's entries were only in memory
+    assert not log.segments[-1].offset_index.path.exists()
     log = open_log(LogConfig(index_interval_bytes=50))
     assert index_entries(log.segments[-1]) == before
     assert log.recovered_bytes_truncated == 0
+
+
+def test_stale_active_index_is_rebuilt_after_crash(open_log: Opener) -> None:
+    config = LogConfig(index_interval_bytes=50)
+    log = open_log(config)
+    fill(log, 20)
+    log.close()  # the index file now holds the entries of these 20 batches
+    log = open_log(config, recover=False)
+    fill(log, 20)
+    before = index_entries(log.segments[-1])
+    path = log.segments[-1].offset_index.path
+    stale = path.stat().st_size
+    assert 0 < stale < len(before[0]) * 8
+    crash(log)
+    assert path.stat().st_size == stale  # appends since the last close never reached it
+    log = open_log(config)
+    assert index_entries(log.segments[-1]) == before
+    assert read_all(log) == list(range(log.log_end_offset))
+    log.close()
+    assert path.stat().st_size == len(before[0]) * 8
+
+
+def test_index_persisted_on_roll_and_close(open_log: Opener) -> None:
+    log = open_log(CONFIG)
+    fill(log, 120)
+    assert log.segment_count >= 3
+    for seg in log.segments[:-1]:  # rolled: written exactly, Kafka's format
+        entries = index_entries(seg)
+        assert seg.offset_index.path.read_bytes() == b"".join(
+            struct.pack(">ii", *e) for e in entries[0]
+        )
+        assert seg.time_index.path.read_bytes() == b"".join(
+            struct.pack(">qi", *e) for e in entries[1]
+        )
+    active = log.segments[-1]
+    log.close()
+    entries = index_entries(active)
+    assert active.offset_index.path.stat().st_size == len(entries[0]) * 8 > 0
+    assert active.time_index.path.stat().st_size == len(entries[1]) * 12 > 0
 
 
 def test_clean_start_skips_recovery_but_checks_tail(open_log: Opener) -> None:
@@ -192,7 +233,7 @@ def test_unflushed_closed_segments_are_recovered(open_log: Opener) -> None:
     fill(log, 80)
     leo = log.log_end_offset
     crash(log)  # the recovery point may lag: those segments get a full recovery
-    (log.directory / "log-state.checkpoint").unlink()
+    (log.directory / "log-state.checkpoint").unlink(missing_ok=True)  # flusher may not have run
     log = open_log(CONFIG)
     assert log.log_end_offset == leo
     assert read_all(log) == list(range(leo))
@@ -202,7 +243,7 @@ def test_recovered_closed_segments_get_trimmed_indexes(open_log: Opener) -> None
     log = open_log(CONFIG)
     fill(log, 80)
     crash(log)
-    (log.directory / "log-state.checkpoint").unlink()
+    (log.directory / "log-state.checkpoint").unlink(missing_ok=True)  # flusher may not have run
     log = open_log(CONFIG)
     for seg in log.segments[:-1]:
         assert seg.offset_index.path.stat().st_size == seg.offset_index.entries * 8
