@@ -57,12 +57,10 @@ def read(state: BrokerState, req: Any) -> tuple[list[tuple[str, list[FetchPartit
                 result.error_code = ErrorCode.OFFSET_OUT_OF_RANGE
                 error = True
                 continue
-            if chunk is not None and chunk.size:
+            if chunk is not None and chunk.size:  # otherwise records stay empty (b"")
                 result.records = chunk
                 total += chunk.size
                 remaining -= chunk.size
-            else:
-                result.records = b""
     return topics, total, error
 
 

@@ -29,8 +29,7 @@ def handle(state: BrokerState, request: Request) -> Reply:
     appended: list[tuple[str, int]] = []
     for topic in req.topics:
         out: list[PartitionResult] = []
-        info = state.topics.get(topic.name)
-        config = state.log_configs.get(topic.name) if info is not None else None
+        config = state.log_configs.get(topic.name)  # None: no such topic
         for pdata in topic.partitions:
             result = PartitionResult(pdata.index)
             out.append(result)
@@ -71,8 +70,6 @@ def handle(state: BrokerState, request: Request) -> Reply:
             if outcome.error == ErrorCode.NONE:
                 appended.append((topic.name, pdata.index))
         results.append((topic.name, out))
-    acks = req.acks
-    del req  # drop the views into the connection buffer before waking fetchers
     for key in appended:
         state.purgatory.notify(key)
-    return NO_RESPONSE if acks == 0 else encode_response(version, results)
+    return NO_RESPONSE if req.acks == 0 else encode_response(version, results)
