@@ -16,7 +16,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -25,7 +24,7 @@ for _p in (str(REPO), str(REPO / "src")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from tests.support.broker_process import BrokerProcess, free_port  # noqa: E402
+from tests.support.broker_process import BrokerProcess  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MB = 1_000_000  # MB/s in the tables are 10**6 bytes of record *values* per second
@@ -35,50 +34,16 @@ GB = 1_000_000_000
 # ---- server processes ---------------------------------------------------------------------
 
 
-@dataclass
-class ServerProcess(BrokerProcess):
-    """:class:`BrokerProcess` that can run another entry point (the asyncio server).
-    ``script=None`` runs ``python -m riverhead broker start`` as the integration tests do."""
-
-    script: Path | None = None
-    extra_args: Sequence[str] = ()
-
-    def start(self, timeout: float = 120.0) -> ServerProcess:
-        if self.script is None:
-            super().start(timeout)
-            return self
-        if not self.port:
-            self.port = free_port()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        settings = {
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
-            "log.dirs": str(self.data_dir / "logs"),
-            "group.initial.rebalance.delay.ms": "0",
-            **self.settings,
-        }
-        args = [sys.executable, str(self.script), *self.extra_args]
-        for key, value in settings.items():
-            args += ["--set", f"{key}={value}"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERHEAD_")}
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        self.wait_ready(timeout)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-
-def engine_process(data_dir: Path, settings: dict[str, str] | None = None) -> ServerProcess:
+def engine_process(data_dir: Path, settings: dict[str, str] | None = None) -> BrokerProcess:
     """The Leader/Followers broker, started exactly as the integration tests start it."""
-    return ServerProcess(data_dir, settings=dict(settings or {}))
+    return BrokerProcess(data_dir, settings=dict(settings or {}))
 
 
-def asyncio_process(data_dir: Path, settings: dict[str, str] | None = None) -> ServerProcess:
-    return ServerProcess(
-        data_dir, settings=dict(settings or {}), script=BENCH_DIR / "asyncio_server.py"
+def asyncio_process(data_dir: Path, settings: dict[str, str] | None = None) -> BrokerProcess:
+    return BrokerProcess(
+        data_dir,
+        settings=dict(settings or {}),
+        command=[sys.executable, str(BENCH_DIR / "asyncio_server.py")],
     )
 
 

@@ -130,7 +130,7 @@ class ServerResult:
     small: dict[str, SmallRequests] = field(default_factory=dict)
 
 
-def small_requests(server: common.ServerProcess, kind: str, count: int) -> SmallRequests:
+def small_requests(server: common.BrokerProcess, kind: str, count: int) -> SmallRequests:
     frame = metadata_frame("lat") if kind == "metadata" else produce_frame("lat", 100)
     import uvloop
 
@@ -147,7 +147,7 @@ def small_requests(server: common.ServerProcess, kind: str, count: int) -> Small
     )
 
 
-def bench_server(name: str, server: common.ServerProcess, records: int, count: int) -> ServerResult:
+def bench_server(name: str, server: common.BrokerProcess, records: int, count: int) -> ServerResult:
     res = ServerResult(name)
     server.start()
     try:

@@ -78,7 +78,7 @@ def _name(frame: str) -> str:
     return f"{path}:{func}"
 
 
-def drive(name: str, server: common.ServerProcess, stop: threading.Event) -> int:
+def drive(name: str, server: common.BrokerProcess, stop: threading.Event) -> int:
     import uvloop
 
     rounds = 0

@@ -31,6 +31,10 @@ class BrokerProcess:
     port: int = 0
     settings: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    # The command line before the --set flags; benchmarks swap in another server.
+    command: list[str] = field(
+        default_factory=lambda: [sys.executable, "-m", "riverhead", "broker", "start"]
+    )
 
     @property
     def bootstrap(self) -> str:
@@ -50,7 +54,7 @@ class BrokerProcess:
             "group.initial.rebalance.delay.ms": "0",
             **self.settings,
         }
-        args = [sys.executable, "-m", "riverhead", "broker", "start"]
+        args = list(self.command)
         for key, value in settings.items():
             args += ["--set", f"{key}={value}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERHEAD_")}
@@ -94,6 +98,11 @@ class BrokerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     def restart(self, timeout: float = 30.0) -> BrokerProcess:
         self.stop()
