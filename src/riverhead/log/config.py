@@ -40,6 +40,8 @@ class LogConfig:
     delete_retention_ms: int = 86_400_000
     message_timestamp_before_max_ms: int = LONG_MAX
     message_timestamp_after_max_ms: int = 3_600_000
+    min_cleanable_dirty_ratio: float = 0.5  # compaction: clean when dirty/total >= this
+    min_compaction_lag_ms: int = 0  # compaction: never clean records younger than this
 
     def with_topic_configs(self, configs: Mapping[str, str]) -> LogConfig:
         """Return a copy with topic-level overrides applied; raises :class:`InvalidConfig`."""
@@ -67,6 +69,14 @@ def _parse(key: str, raw: str, kind: type) -> object:
             return int(raw)
         except ValueError:
             raise InvalidConfig(f"{key}={raw!r} is not an integer") from None
+    if kind is float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InvalidConfig(f"{key}={raw!r} is not a number") from None
+        if key == "min.cleanable.dirty.ratio" and not 0.0 <= value <= 1.0:
+            raise InvalidConfig(f"{key}={raw!r} must be between 0 and 1")
+        return value
     if kind is bool:
         if raw.lower() not in ("true", "false"):
             raise InvalidConfig(f"{key}={raw!r} is not true or false")
@@ -110,4 +120,6 @@ TOPIC_CONFIGS: dict[str, tuple[str, type]] = {
     "delete.retention.ms": ("delete_retention_ms", int),
     "message.timestamp.before.max.ms": ("message_timestamp_before_max_ms", int),
     "message.timestamp.after.max.ms": ("message_timestamp_after_max_ms", int),
+    "min.cleanable.dirty.ratio": ("min_cleanable_dirty_ratio", float),
+    "min.compaction.lag.ms": ("min_compaction_lag_ms", int),
 }

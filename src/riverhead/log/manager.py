@@ -10,8 +10,9 @@ Layout of each log dir::
         orders-1.3f2a...c9-delete/    a deleted partition not yet removed (removed at start)
 
 Thread-safety: every public method may be called from any thread; the partition map is
-guarded by a lock. The background thread started by :meth:`start` runs retention and
-time-based flushes; :meth:`shutdown` stops it before closing the logs (closes run on a
+guarded by a lock. The background thread started by :meth:`start` runs retention, log
+compaction (:mod:`riverhead.log.cleaner`, at the retention interval) and time-based
+flushes; :meth:`shutdown` stops it before closing the logs (closes run on a
 few threads: they are fsyncs, which release the GIL).
 """
 
@@ -25,7 +26,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from riverhead.log import files
+from riverhead.log import cleaner, files
 from riverhead.log.config import LogConfig
 from riverhead.log.partition import PartitionLog, fsync_dir, wall_clock_ms
 
@@ -190,6 +191,7 @@ class LogManager:
             if now >= next_retention:
                 next_retention = now + retention_ms
                 self.run_retention(now)
+                self.run_cleaner(now)
 
     def run_retention(self, now_ms: int) -> int:
         """One retention pass over all logs; returns segments deleted. Errors are logged."""
@@ -202,6 +204,24 @@ class LogManager:
             except OSError:
                 logger.exception("retention failed for %s", log.directory)
         return deleted
+
+    def run_cleaner(self, now_ms: int, *, force: bool = False) -> int:
+        """One compaction pass over every log whose ``cleanup.policy`` has ``compact``
+        and whose dirty ratio reaches ``min.cleanable.dirty.ratio`` (any ratio with
+        ``force``); returns segments rewritten or deleted. Errors are logged."""
+        done = 0
+        for log in self.partitions().values():
+            if "compact" not in log.config.cleanup_policy.split(","):
+                continue
+            try:
+                result = cleaner.clean(log, now_ms, force=force)
+            except RuntimeError:  # closed by delete_topic meanwhile
+                continue
+            except (OSError, ValueError):
+                logger.exception("log compaction failed for %s", log.directory)
+                continue
+            done += result.segments_rewritten + result.segments_deleted
+        return done
 
     def run_flushes(self, now_ms: int) -> None:
         """Flush every log whose ``flush.ms`` has passed. Errors are logged."""

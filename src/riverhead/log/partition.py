@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from riverhead.log import cleaner
 from riverhead.log.config import LogConfig
 from riverhead.log.files import SEGMENT_FILES, read_file
 from riverhead.log.index import INT32_MAX
@@ -191,6 +192,7 @@ class PartitionLog:
         except FileNotFoundError:
             self.directory.mkdir(parents=True)
             names = []
+        names = cleaner.recover_leftovers(self.directory, names)  # crashed compaction
         bases: list[int] = []
         indexes: list[tuple[str, str]] = []
         for name in names:
@@ -704,6 +706,11 @@ class PartitionLog:
                     self._log_start,
                 )
             return len(doomed)
+
+    def compact(self, now_ms: int | None = None) -> cleaner.CleanResult:
+        """Run one log-compaction pass now, whatever the dirty ratio (see
+        :mod:`riverhead.log.cleaner`; raises like :func:`~riverhead.log.cleaner.clean`)."""
+        return cleaner.clean(self, self._now() if now_ms is None else now_ms)
 
     def _delete_segments(self, segments: list[LogSegment]) -> None:
         """Rename to ``*.deleted`` now, unlink after ``file.delete.delay.ms``."""

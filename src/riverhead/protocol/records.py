@@ -43,6 +43,7 @@ Everything here is pure (no I/O) and thread-safe. Malformed input raises
 
 from __future__ import annotations
 
+import itertools
 import struct
 import time
 from collections.abc import Sequence
@@ -133,6 +134,8 @@ def encode_batch(
     transactional: bool = False,
     control: bool = False,
     base_timestamp: int | None = None,
+    offset_deltas: Sequence[int] | None = None,
+    last_offset_delta: int | None = None,
 ) -> bytes:
     """Build one complete v2 batch (header, records, valid CRC-32C), as a producer would.
 
@@ -146,10 +149,26 @@ def encode_batch(
     records stamped with the append time. ``transactional``/``control`` set their
     attribute bits; the caller supplies valid producer fields and control-record bytes.
 
+    ``offset_deltas`` (log compaction rewriting a batch that lost records) gives each
+    record's offset delta explicitly instead of 0..n-1: they must strictly increase from
+    >= 0, and ``last_offset_delta`` (default: the last delta) may be larger, so the batch
+    keeps the original ``lastOffsetDelta`` and with it the producer's sequence range.
+
     Raises ``ValueError`` for an empty ``records`` or a field outside its wire range.
     """
     if not records:
         raise ValueError("a record batch needs at least one record")
+    if offset_deltas is None:
+        deltas: Sequence[int] = range(len(records))
+    else:
+        deltas = offset_deltas
+        if len(deltas) != len(records):
+            raise ValueError(f"{len(deltas)} offset deltas for {len(records)} records")
+        if deltas[0] < 0 or any(b <= a for a, b in itertools.pairwise(deltas)):
+            raise ValueError(f"offset deltas must strictly increase from >= 0: {list(deltas)}")
+    last_delta = deltas[-1] if last_offset_delta is None else last_offset_delta
+    if last_delta < deltas[-1]:
+        raise ValueError(f"last offset delta {last_delta} is below the records' {deltas[-1]}")
     now_ms: int | None = None
     rows: list[tuple[int, bytes | None, bytes | None, list[Header]]] = []
     for r in records:
@@ -165,7 +184,7 @@ def encode_batch(
 
     body = bytearray()
     rec = bytearray()
-    for delta, (ts, key, value, headers) in enumerate(rows):
+    for delta, (ts, key, value, headers) in zip(deltas, rows, strict=True):
         rec.clear()
         rec.append(0)  # record attributes: unused
         rec += encode_varint(ts - base_ts)
@@ -200,7 +219,7 @@ def encode_batch(
             MAGIC,
             0,  # crc, below: it covers the attributes written here
             attributes,
-            len(rows) - 1,
+            last_delta,
             base_ts,
             max_ts,
             producer_id,

@@ -17,7 +17,7 @@ from riverhead.protocol.errors import ErrorCode
 
 TOPIC, BROKER = 2, 4
 DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
-_TYPES = {int: 5, bool: 1, str: 2}  # LONG, BOOLEAN, STRING
+_TYPES = {int: 5, bool: 1, str: 2, float: 6}  # LONG, BOOLEAN, STRING, DOUBLE
 
 # topic key -> the broker key that sets its default
 _BROKER_KEY = {
