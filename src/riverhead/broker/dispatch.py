@@ -19,16 +19,26 @@ from riverhead.broker.handlers import (
     api_versions,
     create_partitions,
     create_topics,
+    delete_groups,
     delete_records,
     delete_topics,
     describe_configs,
+    describe_groups,
     fetch,
     find_coordinator,
+    heartbeat,
     incremental_alter_configs,
     init_producer_id,
+    join_group,
+    leave_group,
+    list_groups,
     list_offsets,
     metadata,
+    offset_commit,
+    offset_delete,
+    offset_fetch,
     produce,
+    sync_group,
 )
 from riverhead.broker.request import Reply, Request, _NoResponse
 from riverhead.broker.state import BrokerState
@@ -47,6 +57,16 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.LIST_OFFSETS: list_offsets.handle,
     ApiKey.METADATA: metadata.handle,
     ApiKey.FIND_COORDINATOR: find_coordinator.handle,
+    ApiKey.JOIN_GROUP: join_group.handle,
+    ApiKey.SYNC_GROUP: sync_group.handle,
+    ApiKey.HEARTBEAT: heartbeat.handle,
+    ApiKey.LEAVE_GROUP: leave_group.handle,
+    ApiKey.OFFSET_COMMIT: offset_commit.handle,
+    ApiKey.OFFSET_FETCH: offset_fetch.handle,
+    ApiKey.LIST_GROUPS: list_groups.handle,
+    ApiKey.DESCRIBE_GROUPS: describe_groups.handle,
+    ApiKey.DELETE_GROUPS: delete_groups.handle,
+    ApiKey.OFFSET_DELETE: offset_delete.handle,
     ApiKey.API_VERSIONS: api_versions.handle,
     ApiKey.CREATE_TOPICS: create_topics.handle,
     ApiKey.DELETE_TOPICS: delete_topics.handle,
@@ -58,7 +78,7 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.INCREMENTAL_ALTER_CONFIGS: incremental_alter_configs.handle,
 }
 
-Resume = Callable[[Connection, list[bytes | FileChunk]], None]
+Resume = Callable[[Connection, list[bytes | FileChunk] | None], None]
 
 
 class Dispatcher:
@@ -110,4 +130,13 @@ class Dispatcher:
             return PARKED
         if isinstance(reply, _NoResponse):
             return []
-        return request.frame_reply(reply)
+        try:
+            return request.frame_reply(reply)
+        except Exception:
+            log.exception(
+                "closing %s: cannot encode the %s v%d response",
+                conn.addr,
+                api_name(header.api_key),
+                header.api_version,
+            )
+            return None

@@ -227,9 +227,13 @@ class RequestEngine:
         else:
             self._arm(conn, _READ)
 
-    def resume(self, conn: Connection, parts: Parts) -> None:
-        """Complete a parked request: queue its response, then serve what followed it."""
+    def resume(self, conn: Connection, parts: Parts | None) -> None:
+        """Complete a parked request: queue its response, then serve what followed it.
+        ``parts=None`` closes the connection (the response could not be built)."""
         if conn.closed:
+            return
+        if parts is None:
+            self._close(conn)
             return
         conn.queue(parts)
         try:

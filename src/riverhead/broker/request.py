@@ -14,6 +14,7 @@ It returns one of:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -22,6 +23,8 @@ from riverhead.broker.connection import Connection, FileChunk
 from riverhead.broker.engine import _Parked
 from riverhead.protocol.frames import SIZE, RequestHeader, response_header
 from riverhead.protocol.messages import decode_request, encode_response
+
+log = logging.getLogger("riverhead.broker")
 
 
 @dataclass(slots=True)
@@ -45,7 +48,7 @@ class Request:
     header: RequestHeader
     frame: memoryview
     conn: Connection
-    resume: Callable[[Connection, list[bytes | FileChunk]], None]
+    resume: Callable[[Connection, list[bytes | FileChunk] | None], None]
 
     @property
     def version(self) -> int:
@@ -72,5 +75,11 @@ class Request:
         return [SIZE.pack(len(head) + len(body)) + head + body]
 
     def complete(self, reply: Mapping[str, Any] | bytes | Body) -> None:
-        """Answer a parked request (from a delayed operation's thread)."""
-        self.resume(self.conn, self.frame_reply(reply))
+        """Answer a parked request (from a delayed operation's thread). A reply that
+        cannot be encoded is a broker bug: it is logged and the connection closed."""
+        try:
+            parts: list[bytes | FileChunk] | None = self.frame_reply(reply)
+        except Exception:
+            log.exception("closing %s: cannot encode the reply to a parked request", self.conn.addr)
+            parts = None
+        self.resume(self.conn, parts)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from riverhead.broker.config import BrokerConfig
+from riverhead.broker.groups.coordinator import GroupCoordinator
+from riverhead.broker.groups.store import OffsetStore
 from riverhead.broker.partition import Partition
 from riverhead.broker.producer_state import SNAPSHOT_FILE, take_snapshots, write_snapshots
 from riverhead.broker.purgatory import Purgatory
@@ -76,6 +78,13 @@ class BrokerState:
         self.default_partitions = config.get_int("num.partitions")
         self.snapshot_path = dirs[0] / SNAPSHOT_FILE
         self._load()
+        self.groups = GroupCoordinator(
+            OffsetStore(self, config.get_int("offsets.topic.num.partitions")),
+            initial_rebalance_delay_ms=config.get_int("group.initial.rebalance.delay.ms"),
+            offsets_retention_ms=config.get_int("offsets.retention.minutes") * 60_000,
+            topic_exists=lambda topic, index: (topic, index) in self.partitions,
+        )
+        self.groups.load()
 
     def _load(self) -> None:
         snapshots = take_snapshots(self.snapshot_path)
@@ -290,12 +299,14 @@ class BrokerState:
     # ---- life cycle ---------------------------------------------------------------
     def start(self) -> None:
         self.purgatory.start()
+        self.groups.start()
         self.logs.start(
             self.config.get_int("log.retention.check.interval.ms"),
             self.config.get_int("log.flush.scheduler.interval.ms"),
         )
 
     def shutdown(self) -> None:
+        self.groups.stop()
         self.purgatory.stop()
         snapshots = {
             f"{part.topic}-{part.index}": part.producer_snapshot()

@@ -178,6 +178,8 @@ def _plan(cls: type) -> list[tuple[str, tuple[str, ...], Callable[[Any], Any], A
             default: Any = f.default
         elif f.default_factory is not MISSING:
             default = f.default_factory()
+        elif f.name == "throttle_time":  # every response has it; Riverhead never throttles
+            default = datetime.timedelta(0)
         elif optional:
             default = None
         elif kind.is_array:
