@@ -223,3 +223,143 @@ def fetch_topic(client: Any, settings: Settings, name: str) -> TopicInfo:
         f"topic {name!r} does not exist",
         "list topics with `riverhead topic list`",
     )
+
+
+# ---- consumer groups --------------------------------------------------------------------
+
+TopicPartitionKey = tuple[str, int]
+
+# confluent-kafka's ConsumerGroupState member names -> the state names Kafka's tools print.
+_GROUP_STATES = {
+    "PREPARING_REBALANCING": "PreparingRebalance",
+    "COMPLETING_REBALANCING": "CompletingRebalance",
+    "STABLE": "Stable",
+    "EMPTY": "Empty",
+    "DEAD": "Dead",
+}
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """One member of a group and the partitions assigned to it."""
+
+    member_id: str
+    client_id: str
+    host: str
+    assignment: list[TopicPartitionKey] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    """A consumer group as DescribeGroups reports it (``Dead``: no such group)."""
+
+    group: str
+    state: str
+    protocol: str | None = None
+    coordinator: int | None = None
+    members: list[GroupMember] = field(default_factory=list)
+
+    @property
+    def exists(self) -> bool:
+        return self.state != "Dead"
+
+
+def group_state_name(state: Any) -> str:
+    """A confluent ``ConsumerGroupState`` as Kafka names it (``Stable``, ``Empty``...)."""
+    name = str(getattr(state, "name", state))
+    return _GROUP_STATES.get(name, "Unknown")
+
+
+def group_not_found(group: str) -> CliError:
+    return CliError(
+        "GROUP_ID_NOT_FOUND",
+        f"group {group!r} does not exist",
+        "list groups with `riverhead group list`",
+    )
+
+
+def group_from_description(desc: Any) -> GroupInfo:
+    """confluent-kafka ``ConsumerGroupDescription`` -> :class:`GroupInfo` (members sorted)."""
+    members = [
+        GroupMember(
+            member_id=str(m.member_id),
+            client_id=str(m.client_id),
+            host=str(m.host),
+            assignment=sorted(
+                (str(tp.topic), int(tp.partition))
+                for tp in (m.assignment.topic_partitions if m.assignment else None) or []
+            ),
+        )
+        for m in desc.members or []
+    ]
+    coordinator = getattr(desc, "coordinator", None)
+    return GroupInfo(
+        group=str(desc.group_id),
+        state=group_state_name(getattr(desc, "state", None)),
+        protocol=str(desc.partition_assignor) if desc.partition_assignor else None,
+        coordinator=int(coordinator.id) if coordinator is not None else None,
+        members=sorted(members, key=lambda m: m.member_id),
+    )
+
+
+def fetch_group(client: Any, settings: Settings, group: str) -> GroupInfo:
+    """DescribeGroups for one group; an unknown group comes back with state ``Dead``."""
+    from confluent_kafka import KafkaException
+
+    try:
+        futures = client.describe_consumer_groups([group], request_timeout=settings.timeout)
+        return group_from_description(futures[group].result())
+    except KafkaException as exc:
+        raise from_kafka_error(exc, settings.brokers, f"group {group!r}") from None
+
+
+def fetch_committed(client: Any, settings: Settings, group: str) -> dict[TopicPartitionKey, int]:
+    """The group's committed offsets (OffsetFetch of all partitions); none for unknown groups."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
+
+    try:
+        futures = client.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group)], request_timeout=settings.timeout
+        )
+        result = futures[group].result()
+    except KafkaException as exc:
+        raise from_kafka_error(exc, settings.brokers, f"group {group!r}") from None
+    committed: dict[TopicPartitionKey, int] = {}
+    for tp in result.topic_partitions or []:
+        if tp.error is not None:
+            context = f"group {group!r} offset of {tp.topic}/{tp.partition}"
+            raise from_kafka_error(tp.error, settings.brokers, context)
+        if int(tp.offset) >= 0:
+            committed[(str(tp.topic), int(tp.partition))] = int(tp.offset)
+    return committed
+
+
+def list_offsets(
+    client: Any,
+    settings: Settings,
+    partitions: list[TopicPartitionKey],
+    spec: Any,
+    errors: list[CliError],
+) -> dict[TopicPartitionKey, int]:
+    """ListOffsets of ``partitions`` for one confluent ``OffsetSpec`` (earliest, latest or a
+    timestamp); partitions that failed are left out and their errors appended to ``errors``
+    (once per topic and error)."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    if not partitions:
+        return {}
+    request = {TopicPartition(t, p): spec for t, p in partitions}
+    found: dict[TopicPartitionKey, int] = {}
+    try:
+        futures = client.list_offsets(request, request_timeout=settings.timeout)
+    except KafkaException as exc:
+        errors.append(from_kafka_error(exc, settings.brokers, "listing offsets"))
+        return found
+    for tp, future in futures.items():
+        try:
+            found[(str(tp.topic), int(tp.partition))] = int(future.result().offset)
+        except KafkaException as exc:
+            err = from_kafka_error(exc, settings.brokers, f"topic {tp.topic!r}")
+            if err not in errors:
+                errors.append(err)
+    return found

@@ -3,6 +3,7 @@
 Shape (rpk's ``noun verb``)::
 
     riverhead [-X host:port] [--timeout S] topic create|list|describe|delete|produce|consume
+    riverhead [-X host:port] [--timeout S] group list|describe|seek|delete
     riverhead broker start [--config FILE] [--set key=value ...]
 
 ``-X/--brokers`` (env ``RIVERHEAD_BROKERS``, default ``127.0.0.1:9092``) and ``--timeout``
@@ -23,7 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from riverhead.cli import broker, topic
+from riverhead.cli import broker, group, topic
 from riverhead.cli.client import BROKERS_ENV, DEFAULT_BROKERS, DEFAULT_TIMEOUT, Settings
 from riverhead.cli.errors import CliError
 from riverhead.cli.output import OutputClosed, print_error
@@ -36,6 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(topic.app, name="topic")
+app.add_typer(group.app, name="group")
 app.add_typer(broker.app, name="broker")
 
 

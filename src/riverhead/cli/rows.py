@@ -1,4 +1,4 @@
-"""Rows for the topic commands, computed apart from printing (pure functions, no I/O).
+"""Rows for the topic and group commands, computed apart from printing (pure functions, no I/O).
 
 Each ``*_table`` function returns ``(headers, rows)`` for :func:`riverhead.cli.output.print_table`
 and each ``*_json`` function the document ``--format json`` prints; both are derived from
@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from riverhead.cli.client import TopicInfo
+from riverhead.cli.client import GroupInfo, GroupMember, TopicInfo, TopicPartitionKey
 from riverhead.cli.errors import CliError
+from riverhead.cli.offsets import OffsetSpec, resolve
 from riverhead.cli.output import Row, status_json, status_text
 
 Table = tuple[list[str], list[Row]]
@@ -157,3 +158,207 @@ def status_list_json(items: Sequence[ItemStatus], key: str = "topic") -> list[di
 
 def any_failed(items: Sequence[ItemStatus]) -> bool:
     return any(item.error is not None for item in items)
+
+
+# ---- group list -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupListing:
+    """One group as ListGroups reports it (``protocol_type`` None for simple groups)."""
+
+    group: str
+    state: str
+    protocol_type: str | None
+
+
+def group_list_table(groups: Sequence[GroupListing]) -> Table:
+    rows: list[Row] = [(g.group, g.state, g.protocol_type) for g in groups]
+    return ["GROUP", "STATE", "PROTOCOL-TYPE"], rows
+
+
+def group_list_json(groups: Sequence[GroupListing]) -> list[dict[str, Any]]:
+    return [{"group": g.group, "state": g.state, "protocol_type": g.protocol_type} for g in groups]
+
+
+# ---- group describe ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupPartition:
+    """One partition a group has committed an offset for or has assigned to a member."""
+
+    topic: str
+    partition: int
+    committed: int | None
+    offsets: OffsetRange
+    member: GroupMember | None = None
+
+    @property
+    def lag(self) -> int | None:
+        """Records between the committed offset and the log end (None if either is unknown)."""
+        if self.committed is None or self.offsets.high_watermark is None:
+            return None
+        return max(0, self.offsets.high_watermark - self.committed)
+
+
+def group_partitions(
+    group: GroupInfo,
+    committed: Mapping[TopicPartitionKey, int],
+    offsets: Mapping[TopicPartitionKey, OffsetRange],
+) -> list[GroupPartition]:
+    """Committed and assigned partitions, sorted by topic then partition."""
+    owners = {tp: m for m in group.members for tp in m.assignment}
+    keys = sorted(set(committed) | set(owners))
+    return [
+        GroupPartition(
+            topic=t,
+            partition=p,
+            committed=committed.get((t, p)),
+            offsets=offsets.get((t, p), OffsetRange(None, None)),
+            member=owners.get((t, p)),
+        )
+        for t, p in keys
+    ]
+
+
+def total_lag(parts: Sequence[GroupPartition]) -> int:
+    return sum(p.lag or 0 for p in parts)
+
+
+def group_summary_table(group: GroupInfo, parts: Sequence[GroupPartition]) -> Table:
+    rows: list[Row] = [
+        ("GROUP", group.group),
+        ("STATE", group.state),
+        ("COORDINATOR", group.coordinator),
+        ("PROTOCOL", group.protocol),
+        ("MEMBERS", len(group.members)),
+        ("TOTAL-LAG", total_lag(parts)),
+    ]
+    return ["KEY", "VALUE"], rows
+
+
+def group_partition_table(parts: Sequence[GroupPartition]) -> Table:
+    headers = [
+        "TOPIC",
+        "PARTITION",
+        "CURRENT-OFFSET",
+        "LOG-START-OFFSET",
+        "LOG-END-OFFSET",
+        "LAG",
+        "MEMBER-ID",
+        "CLIENT-ID",
+        "HOST",
+    ]
+    rows: list[Row] = [
+        (
+            p.topic,
+            p.partition,
+            p.committed,
+            p.offsets.log_start,
+            p.offsets.high_watermark,
+            p.lag,
+            p.member.member_id if p.member else None,
+            p.member.client_id if p.member else None,
+            p.member.host if p.member else None,
+        )
+        for p in parts
+    ]
+    return headers, rows
+
+
+def group_describe_json(group: GroupInfo, parts: Sequence[GroupPartition]) -> dict[str, Any]:
+    return {
+        "group": group.group,
+        "state": group.state,
+        "coordinator": group.coordinator,
+        "protocol": group.protocol,
+        "members": [
+            {
+                "member_id": m.member_id,
+                "client_id": m.client_id,
+                "host": m.host,
+                "assignment": [{"topic": t, "partition": p} for t, p in m.assignment],
+            }
+            for m in group.members
+        ],
+        "total_lag": total_lag(parts),
+        "partitions": [
+            {
+                "topic": p.topic,
+                "partition": p.partition,
+                "current_offset": p.committed,
+                "log_start_offset": p.offsets.log_start,
+                "log_end_offset": p.offsets.high_watermark,
+                "lag": p.lag,
+                "member_id": p.member.member_id if p.member else None,
+                "client_id": p.member.client_id if p.member else None,
+                "host": p.member.host if p.member else None,
+            }
+            for p in parts
+        ],
+    }
+
+
+# ---- group seek -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeekTarget:
+    """A partition's committed offset now and the offset ``group seek`` would commit."""
+
+    topic: str
+    partition: int
+    current: int | None
+    new: int
+
+
+def seek_targets(
+    spec: OffsetSpec,
+    partitions: Sequence[TopicPartitionKey],
+    committed: Mapping[TopicPartitionKey, int],
+    offsets: Mapping[TopicPartitionKey, OffsetRange],
+    by_time: Mapping[TopicPartitionKey, int] | None = None,
+) -> list[SeekTarget]:
+    """New offsets for ``partitions`` (sorted); each must have both offsets in ``offsets``."""
+    targets = []
+    for t, p in sorted(set(partitions)):
+        off = offsets[(t, p)]
+        if off.log_start is None or off.high_watermark is None:
+            raise ValueError(f"no offsets for {t}/{p}")
+        new = resolve(spec, off.log_start, off.high_watermark, (by_time or {}).get((t, p)))
+        targets.append(SeekTarget(t, p, committed.get((t, p)), new))
+    return targets
+
+
+def seek_table(
+    targets: Sequence[SeekTarget],
+    results: Mapping[TopicPartitionKey, CliError | None] | None = None,
+) -> Table:
+    """The preview (TOPIC, PARTITION, CURRENT, NEW), plus STATUS once executed."""
+    headers = ["TOPIC", "PARTITION", "CURRENT", "NEW"]
+    rows: list[Row] = []
+    for s in targets:
+        row: list[Any] = [s.topic, s.partition, s.current, s.new]
+        if results is not None:
+            row.append(status_text(results.get((s.topic, s.partition))))
+        rows.append(tuple(row))
+    return headers + (["STATUS"] if results is not None else []), rows
+
+
+def seek_json(
+    targets: Sequence[SeekTarget],
+    results: Mapping[TopicPartitionKey, CliError | None] | None = None,
+) -> dict[str, Any]:
+    partitions = []
+    for s in targets:
+        item: dict[str, Any] = {
+            "topic": s.topic,
+            "partition": s.partition,
+            "current": s.current,
+            "new": s.new,
+        }
+        if results is not None:
+            item.update(status_json(results.get((s.topic, s.partition))))
+        partitions.append(item)
+    return {"executed": results is not None, "partitions": partitions}
