@@ -230,29 +230,33 @@ class GroupCoordinator:
         for member in group.members.values():
             member.assignment = b""
             member.last_heartbeat = time.monotonic()
-            is_leader = member.member_id == group.leader
-            tree = {
-                "error_code": 0,
-                "generation_id": group.generation,
-                "protocol_type": group.protocol_type,
-                "protocol_name": group.protocol,
-                "leader": group.leader,
-                "skip_assignment": False,
-                "member_id": member.member_id,
-                "members": [
-                    {
-                        "member_id": m.member_id,
-                        "group_instance_id": m.instance_id,
-                        "metadata": m.metadata_for(group.protocol or ""),
-                    }
-                    for m in group.members.values()
-                ]
-                if is_leader
-                else [],
-            }
             if member.pending_join is not None:
-                replies.append((member.pending_join, tree))
+                replies.append((member.pending_join, self._join_answer(group, member)))
                 member.pending_join = None
+
+    @staticmethod
+    def _join_answer(group: Group, member: Member) -> dict[str, Any]:
+        """A successful JoinGroup answer; only the leader gets the member list."""
+        is_leader = member.member_id == group.leader
+        return {
+            "error_code": 0,
+            "generation_id": group.generation,
+            "protocol_type": group.protocol_type,
+            "protocol_name": group.protocol,
+            "leader": group.leader,
+            "skip_assignment": False,
+            "member_id": member.member_id,
+            "members": [
+                {
+                    "member_id": m.member_id,
+                    "group_instance_id": m.instance_id,
+                    "metadata": m.metadata_for(group.protocol or ""),
+                }
+                for m in group.members.values()
+            ]
+            if is_leader
+            else [],
+        }
 
     def _persist_group(self, group: Group) -> None:
         value = json.dumps(
@@ -356,11 +360,26 @@ class GroupCoordinator:
                 # A static member restarting: the new id replaces (fences) the old one.
                 old = group.members.pop(group.static_members[instance_id])
                 member_id = f"{instance_id}-{uuid.uuid4()}"
-                for pending in (old.pending_join, old.pending_sync):
-                    if pending is not None:
-                        replies.append((pending, _join_error(ErrorCode.FENCED_INSTANCE_ID, "")))
+                if old.pending_join is not None:
+                    replies.append(
+                        (old.pending_join, _join_error(ErrorCode.FENCED_INSTANCE_ID, old.member_id))
+                    )
+                if old.pending_sync is not None:
+                    replies.append((old.pending_sync, _sync_error(ErrorCode.FENCED_INSTANCE_ID)))
                 if group.leader == old.member_id:
                     group.leader = member_id
+                if group.state == GroupState.STABLE and old.protocols == protocols:
+                    # KIP-345: same instance, same subscription: no rebalance; the new
+                    # member id takes over the old one's assignment (a leader gets the
+                    # member list back, and its SyncGroup in Stable just reads its share).
+                    old.member_id = member_id
+                    old.pending_join = old.pending_sync = None
+                    old.last_heartbeat = now
+                    old.session_timeout_ms = session_timeout_ms
+                    old.rebalance_timeout_ms = rebalance_timeout_ms
+                    group.members[member_id] = old
+                    group.static_members[instance_id] = member_id
+                    return self._join_answer(group, old)
             else:
                 member_id = f"{client_id or 'member'}-{uuid.uuid4()}"
                 if require_known_member_id and instance_id is None:
@@ -399,8 +418,7 @@ class GroupCoordinator:
         group.protocol_type = protocol_type
         if group.leader is None:
             group.leader = member_id
-        self._prepare_rebalance(group, replies)
-        group.rebalance_deadline = max(group.rebalance_deadline, now + rebalance_timeout_ms / 1000)
+        self._prepare_rebalance(group, replies)  # sets the deadline once per rebalance
         if group.all_joined() and now >= group.join_not_before:
             self._complete_join(group, replies)
         return None
@@ -428,6 +446,10 @@ class GroupCoordinator:
                     return _sync_error(ErrorCode.REBALANCE_IN_PROGRESS)
                 if group.state == GroupState.STABLE:
                     return self._sync_answer(group, member)
+                if member.pending_sync is not None:  # a retried sync replaces the older one
+                    replies.append(
+                        (member.pending_sync, _sync_error(ErrorCode.REBALANCE_IN_PROGRESS))
+                    )
                 member.pending_sync = request
                 member.last_heartbeat = time.monotonic()
                 if member_id == group.leader:
@@ -520,7 +542,9 @@ class GroupCoordinator:
         """Commit (topic, partition, offset, leader_epoch, metadata) tuples."""
         with self.lock:
             error = ErrorCode.NONE
-            group = self._group(group_id, create=generation < 0 and not member_id)
+            group = self._group(
+                group_id, create=bool(group_id) and generation < 0 and not member_id
+            )
             if not group_id:
                 error = ErrorCode.INVALID_GROUP_ID
             elif generation < 0 and not member_id:
@@ -528,10 +552,12 @@ class GroupCoordinator:
                     error = ErrorCode.UNKNOWN_MEMBER_ID  # a simple commit needs an idle group
             else:
                 error, _ = self._check_member(group, member_id, generation, instance_id)
+                # Kafka accepts commits of the current generation while members rejoin
+                # (PreparingRebalance) but not while the new assignment is being handed out.
                 if (
                     not error
                     and group is not None
-                    and group.state == GroupState.PREPARING_REBALANCE
+                    and group.state == GroupState.COMPLETING_REBALANCE
                 ):
                     error = ErrorCode.REBALANCE_IN_PROGRESS
             if error:
