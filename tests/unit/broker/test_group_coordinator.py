@@ -685,3 +685,35 @@ TestGroupMachine.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+def test_commit_errors_per_partition(co: GroupCoordinator, store: FakeStore) -> None:
+    a, _, gen = stable_pair(co)
+    co.topic_exists = lambda t, p: t == "t"
+    results = co.commit(
+        group_id=G,
+        member_id=a,
+        generation=gen,
+        instance_id=None,
+        offsets=[
+            ("t", 0, 7, -1, "ok"),
+            ("missing", 0, 7, -1, ""),
+            ("t", 1, 7, -1, "x" * 5000),
+        ],
+    )
+    assert [e for _, _, e in results] == [
+        ErrorCode.NONE,
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        ErrorCode.OFFSET_METADATA_TOO_LARGE,
+    ]
+    fetched = dict(co.fetch_offsets(G, [("t", [0, 1])]))["t"]
+    assert fetched[0][1] is not None and fetched[0][1].offset == 7
+    assert fetched[1][1] is None, "a refused commit stores nothing"
+
+
+def test_requests_for_an_unknown_group(co: GroupCoordinator) -> None:
+    assert heartbeat(co, "m", 1, group="nope") == ErrorCode.UNKNOWN_MEMBER_ID
+    _, answer = sync(co, "m", 1, group="nope")
+    assert answer is not None and answer["error_code"] == ErrorCode.UNKNOWN_MEMBER_ID
+    assert commit(co, "m", 1, group="nope") == ErrorCode.UNKNOWN_MEMBER_ID
+    assert "nope" not in co.groups, "refused requests create no group"

@@ -26,10 +26,10 @@ def open_log(tmp_path: Path, clock: FakeClock) -> Iterator[Callable[..., Partiti
     """Open (or reopen) the log at tmp_path/"topic-0"; closed at teardown."""
     opened: list[PartitionLog] = []
 
-    def _open(config: LogConfig | None = None, *, recover: bool = True,
-              name: str = "topic-0") -> PartitionLog:
-        log = PartitionLog(tmp_path / name, config or LogConfig(), recover=recover,
-                           now_ms=clock)
+    def _open(
+        config: LogConfig | None = None, *, recover: bool = True, name: str = "topic-0"
+    ) -> PartitionLog:
+        log = PartitionLog(tmp_path / name, config or LogConfig(), recover=recover, now_ms=clock)
         opened.append(log)
         return log
 

@@ -17,8 +17,14 @@ pytestmark = pytest.mark.unit
 
 
 def test_readers_during_appends_and_retention(open_log: Callable[..., PartitionLog]) -> None:
-    log = open_log(LogConfig(segment_bytes=2000, index_interval_bytes=64, retention_bytes=20_000,
-                             file_delete_delay_ms=0))
+    log = open_log(
+        LogConfig(
+            segment_bytes=2000,
+            index_interval_bytes=64,
+            retention_bytes=20_000,
+            file_delete_delay_ms=0,
+        )
+    )
     stop = threading.Event()
     errors: list[BaseException] = []
 

@@ -91,8 +91,9 @@ def test_set_topic_config_and_background_retention(tmp_path: Path) -> None:
     for _ in range(5):
         log.append(batch_of_size(1, 200), leader_epoch=0)
     assert log.segment_count == 5
-    manager.set_topic_config("t", LogConfig(segment_bytes=300, retention_bytes=0,
-                                            file_delete_delay_ms=0))
+    manager.set_topic_config(
+        "t", LogConfig(segment_bytes=300, retention_bytes=0, file_delete_delay_ms=0)
+    )
     manager.start(retention_check_interval_ms=10, flush_scheduler_interval_ms=10)
     deadline = time.monotonic() + 5
     while log.segment_count > 1 and time.monotonic() < deadline:

@@ -72,7 +72,8 @@ def test_append_assigns_dense_offsets_and_stamps_epoch(open_log: Opener) -> None
     stored = piece.read()
     assert stored == bytes(data)  # rewritten in place, written as is
     assert [(h.base_offset, h.partition_leader_epoch) for _, h in iter_batches(stored)] == [
-        (0, 7), (3, 7)
+        (0, 7),
+        (3, 7),
     ]
     assert all(crc_ok(stored, pos, h) for pos, h in iter_batches(stored))
     assert log.append(build_batch([b"e"]), leader_epoch=7).base_offset == 4
@@ -189,8 +190,10 @@ def test_offset_for_timestamp(open_log: Opener) -> None:
     log = open_log(LogConfig(segment_bytes=400, index_interval_bytes=50))
     # batch i holds offsets 3i..3i+2 with timestamps 100i, 100i+10, 100i+20
     for i in range(30):
-        log.append(build_batch([b"v"] * 3, timestamps=[100 * i, 100 * i + 10, 100 * i + 20]),
-                   leader_epoch=0)
+        log.append(
+            build_batch([b"v"] * 3, timestamps=[100 * i, 100 * i + 10, 100 * i + 20]),
+            leader_epoch=0,
+        )
     assert log.segment_count > 3
     assert log.offset_for_timestamp(0) == (0, 0)
     assert log.offset_for_timestamp(-5) == (0, 0)
@@ -239,8 +242,9 @@ def test_retention_by_time(open_log: Opener, clock: FakeClock) -> None:
 
 
 def test_retention_by_size(open_log: Opener) -> None:
-    config = LogConfig(segment_bytes=300, retention_bytes=1000, retention_ms=-1,
-                       file_delete_delay_ms=0)
+    config = LogConfig(
+        segment_bytes=300, retention_bytes=1000, retention_ms=-1, file_delete_delay_ms=0
+    )
     log = open_log(config)
     for _ in range(10):
         log.append(batch_of_size(1, 200), leader_epoch=0)

@@ -81,8 +81,13 @@ def test_hints() -> None:
 
 @pytest.mark.parametrize(
     ("code", "name"),
-    [(0, "NONE"), (-1, "UNKNOWN_SERVER_ERROR"), (133, "SHARE_SESSION_LIMIT_REACHED"),
-     (123_4, "UNKNOWN_ERROR_CODE_1234"), (-7, "UNKNOWN_ERROR_CODE_-7")],
+    [
+        (0, "NONE"),
+        (-1, "UNKNOWN_SERVER_ERROR"),
+        (133, "SHARE_SESSION_LIMIT_REACHED"),
+        (123_4, "UNKNOWN_ERROR_CODE_1234"),
+        (-7, "UNKNOWN_ERROR_CODE_-7"),
+    ],
 )
 def test_error_name(code: int, name: str) -> None:
     assert error_name(code) == name
@@ -113,5 +118,7 @@ def test_kafka_error_unknown_code() -> None:
 def test_kafka_error_pickles() -> None:
     err = pickle.loads(pickle.dumps(KafkaError(ErrorCode.CORRUPT_MESSAGE, "bad CRC at byte 0")))
     assert (err.code, err.message, str(err)) == (
-        ErrorCode.CORRUPT_MESSAGE, "bad CRC at byte 0", "CORRUPT_MESSAGE: bad CRC at byte 0",
+        ErrorCode.CORRUPT_MESSAGE,
+        "bad CRC at byte 0",
+        "CORRUPT_MESSAGE: bad CRC at byte 0",
     )

@@ -49,8 +49,14 @@ def kafka_python_snappy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def rebuild(batch: bytes | bytearray, records_section: bytes, *, attributes: int | None = None,
-            records_count: int | None = None, last_offset_delta: int | None = None) -> bytes:
+def rebuild(
+    batch: bytes | bytearray,
+    records_section: bytes,
+    *,
+    attributes: int | None = None,
+    records_count: int | None = None,
+    last_offset_delta: int | None = None,
+) -> bytes:
     """Swap a batch's records section / header fields and fix length and CRC."""
     out = bytearray(batch[:HEADER_SIZE]) + records_section
     struct.pack_into(">i", out, 8, len(out) - 12)
@@ -98,10 +104,16 @@ def test_golden_single_record() -> None:
     h = read_header(batch)
     assert (h.base_offset, h.batch_length, h.magic, h.attributes) == (0, len(batch) - 12, 2, 0)
     assert (h.last_offset_delta, h.records_count, h.base_timestamp, h.max_timestamp) == (
-        0, 1, T0, T0,
+        0,
+        1,
+        T0,
+        T0,
     )
     assert (h.producer_id, h.producer_epoch, h.base_sequence, h.partition_leader_epoch) == (
-        -1, -1, -1, -1,
+        -1,
+        -1,
+        -1,
+        -1,
     )
     assert crc_ok(batch, 0, h)
 
@@ -121,7 +133,10 @@ def test_header_fields_and_attribute_bits() -> None:
     assert crc_ok(batch, 0, h)
     assert (h.base_offset, h.last_offset, h.next_offset, h.records_count) == (100, 102, 103, 3)
     assert (h.compression, h.is_transactional, h.is_control, h.log_append_time) == (
-        3, True, False, False,
+        3,
+        True,
+        False,
+        False,
     )
     assert (h.base_timestamp, h.max_timestamp) == (T0 + 5, T0 + 9)  # base = first record's
     assert (h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence) == (7, 3, 42, 44)
@@ -135,16 +150,18 @@ def test_header_fields_and_attribute_bits() -> None:
 
 
 def test_base_timestamp_override_and_negative_deltas() -> None:
-    batch = encode_batch([Record(0, T0, b"a", b""), Record(0, T0 - 50, b"b", b"")],
-                         base_timestamp=T0 + 1000)
+    batch = encode_batch(
+        [Record(0, T0, b"a", b""), Record(0, T0 - 50, b"b", b"")], base_timestamp=T0 + 1000
+    )
     h, recs = decode_batch(batch)
     assert h.base_timestamp == T0 + 1000
     assert [r.timestamp for r in recs] == [T0, T0 - 50]
 
 
 def test_log_append_time_reports_max_timestamp_for_every_record() -> None:
-    batch = encode_batch([Record(0, T0, b"a", b"1"), Record(0, T0 + 7, b"b", b"2")],
-                         log_append_time=True)
+    batch = encode_batch(
+        [Record(0, T0, b"a", b"1"), Record(0, T0 + 7, b"b", b"2")], log_append_time=True
+    )
     h, recs = decode_batch(batch)
     assert h.log_append_time and h.max_timestamp == T0 + 7
     assert [r.timestamp for r in recs] == [T0 + 7, T0 + 7]
@@ -156,7 +173,8 @@ def test_tuples_get_current_time_and_no_headers() -> None:
     after = int(time.time() * 1000)
     _, recs = decode_batch(batch)
     assert [(r.offset, r.key, r.value, r.headers) for r in recs] == [
-        (5, b"k", b"v", []), (6, None, None, []),
+        (5, b"k", b"v", []),
+        (6, None, None, []),
     ]
     assert all(before <= r.timestamp <= after for r in recs)
 
@@ -167,8 +185,13 @@ def test_record_offset_field_is_ignored_by_encoder() -> None:
 
 
 def test_control_flag() -> None:
-    marker = encode_batch([Record(0, T0, b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x00\x00")],
-                          control=True, transactional=True, producer_id=1, producer_epoch=0)
+    marker = encode_batch(
+        [Record(0, T0, b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x00\x00")],
+        control=True,
+        transactional=True,
+        producer_id=1,
+        producer_epoch=0,
+    )
     h = read_header(marker)
     assert h.is_control and h.is_transactional
 
@@ -202,8 +225,9 @@ def test_header_keys_that_are_not_utf8_survive() -> None:
 def test_round_trip(
     records: list[Record], codec: Codec, base_offset: int, log_append_time: bool
 ) -> None:
-    batch = encode_batch(records, base_offset=base_offset, compression=codec,
-                         log_append_time=log_append_time)
+    batch = encode_batch(
+        records, base_offset=base_offset, compression=codec, log_append_time=log_append_time
+    )
     h = read_header(batch)
     assert h.size == len(batch)
     assert crc_ok(batch, 0, h)
@@ -214,17 +238,19 @@ def test_round_trip(
     max_ts = max(r.timestamp for r in records)
     assert h.max_timestamp == max_ts
     expected = [
-        Record(base_offset + i, max_ts if log_append_time else r.timestamp, r.key, r.value,
-               r.headers)
+        Record(
+            base_offset + i, max_ts if log_append_time else r.timestamp, r.key, r.value, r.headers
+        )
         for i, r in enumerate(records)
     ]
     assert decoded == expected
 
 
 @settings(max_examples=30, deadline=None)
-@given(batches=st.lists(st.tuples(records_st, st.sampled_from(list(Codec))), min_size=1,
-                        max_size=4),
-       cut=st.integers(min_value=1, max_value=200))
+@given(
+    batches=st.lists(st.tuples(records_st, st.sampled_from(list(Codec))), min_size=1, max_size=4),
+    cut=st.integers(min_value=1, max_value=200),
+)
 def test_decode_batches_ignores_partial_trailing_batch(
     batches: list[tuple[list[Record], Codec]], cut: int
 ) -> None:
@@ -247,7 +273,9 @@ def test_decode_batches_skips_control_batches_unless_asked() -> None:
     more = encode_batch([(b"k2", b"v2")], base_offset=2)
     assert [r.offset for r in decode_batches(data + marker + more)] == [0, 2]
     assert [r.offset for r in decode_batches(data + marker + more, include_control=True)] == [
-        0, 1, 2,
+        0,
+        1,
+        2,
     ]
 
 
@@ -263,8 +291,13 @@ def test_decode_at_position() -> None:
 
 def kafka_python_batch(codec: int, n: int = 30) -> bytes:
     builder = DefaultRecordBatchBuilder(
-        magic=2, compression_type=codec, is_transactional=False,
-        producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 20,
+        magic=2,
+        compression_type=codec,
+        is_transactional=False,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 20,
     )
     for i in range(n):
         builder.append(
@@ -290,7 +323,10 @@ def test_decode_kafka_python_batches(codec: Codec) -> None:
     assert len(ours) == len(theirs) == 30
     for mine, ref in zip(ours, theirs, strict=True):
         assert (mine.offset, mine.timestamp, mine.key, mine.value) == (
-            ref.offset, ref.timestamp, ref.key, ref.value,
+            ref.offset,
+            ref.timestamp,
+            ref.key,
+            ref.value,
         )
         assert mine.headers == list(ref.headers)
 
@@ -299,17 +335,29 @@ def test_decode_kafka_python_batches(codec: Codec) -> None:
 @pytest.mark.parametrize("codec", list(Codec))
 def test_kafka_python_decodes_ours(codec: Codec) -> None:
     records = [
-        Record(0, T0 + i, None if i % 4 == 0 else b"k%d" % i,
-               None if i % 5 == 4 else b"payload " * 30,
-               [("trace", b"abc"), ("empty", b""), ("null", None)] if i % 2 else [])
+        Record(
+            0,
+            T0 + i,
+            None if i % 4 == 0 else b"k%d" % i,
+            None if i % 5 == 4 else b"payload " * 30,
+            [("trace", b"abc"), ("empty", b""), ("null", None)] if i % 2 else [],
+        )
         for i in range(40)
     ]
-    wire = encode_batch(records, base_offset=1000, compression=codec, producer_id=5,
-                        producer_epoch=0, base_sequence=10)
+    wire = encode_batch(
+        records,
+        base_offset=1000,
+        compression=codec,
+        producer_id=5,
+        producer_epoch=0,
+        base_sequence=10,
+    )
     batch = DefaultRecordBatch(bytearray(wire))
     assert batch.validate_crc()
     assert (batch.compression_type, batch.base_offset, batch.last_offset_delta) == (
-        codec, 1000, 39,
+        codec,
+        1000,
+        39,
     )
     assert (batch.producer_id, batch.producer_epoch, batch.base_sequence) == (5, 0, 10)
     got = list(batch)
@@ -496,8 +544,15 @@ def test_random_records_sections_raise_only_corrupt_or_compression_errors(
     codec: int, count: int, section: bytes
 ) -> None:
     template = encode_batch([(b"k", b"v")])
-    _decode_or_corrupt(rebuild(template, section, attributes=codec, records_count=count,
-                               last_offset_delta=max(count - 1, 0)))
+    _decode_or_corrupt(
+        rebuild(
+            template,
+            section,
+            attributes=codec,
+            records_count=count,
+            last_offset_delta=max(count - 1, 0),
+        )
+    )
 
 
 @settings(max_examples=200, deadline=None)

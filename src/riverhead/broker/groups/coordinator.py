@@ -563,39 +563,27 @@ class GroupCoordinator:
             if error:
                 return [(t, p, error) for t, p, _, _, _ in offsets]
             assert group is not None
-            results: list[tuple[str, int, ErrorCode]] = []
-            accepted: list[tuple[str, int, CommittedOffset]] = []
             stamp = now_ms()
+            refused: dict[tuple[str, int], ErrorCode] = {}
+            accepted: dict[tuple[str, int], CommittedOffset] = {}
             for topic, partition, offset, epoch, metadata in offsets:
                 if not self.topic_exists(topic, partition):
-                    results.append((topic, partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                    refused[(topic, partition)] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                 elif metadata is not None and len(metadata.encode()) > MAX_METADATA_BYTES:
-                    results.append((topic, partition, ErrorCode.OFFSET_METADATA_TOO_LARGE))
+                    refused[(topic, partition)] = ErrorCode.OFFSET_METADATA_TOO_LARGE
                 else:
-                    accepted.append(
-                        (topic, partition, CommittedOffset(offset, epoch, metadata or "", stamp))
+                    accepted[(topic, partition)] = CommittedOffset(
+                        offset, epoch, metadata or "", stamp
                     )
+            code = ErrorCode.NONE
             if accepted:
                 entries = [
-                    (
-                        offset_key(group_id, t, p),
-                        json.dumps(
-                            {
-                                "offset": c.offset,
-                                "leader_epoch": c.leader_epoch,
-                                "metadata": c.metadata,
-                                "commit_timestamp": c.commit_timestamp,
-                            }
-                        ).encode(),
-                    )
-                    for t, p, c in accepted
+                    (offset_key(group_id, t, p), _offset_value(c)) for (t, p), c in accepted.items()
                 ]
                 code = ErrorCode(self.store.append(group_id, entries, stamp))
-                for t, p, c in accepted:
-                    if not code:
-                        group.offsets[(t, p)] = c
-                    results.append((t, p, code))
-            return results
+                if not code:
+                    group.offsets.update(accepted)
+            return [(t, p, refused.get((t, p), code)) for t, p, _, _, _ in offsets]
 
     def fetch_offsets(
         self, group_id: str, wanted: list[tuple[str, list[int]]] | None
@@ -691,6 +679,17 @@ class GroupCoordinator:
                 for tp in partitions:
                     group.offsets.pop(tp, None)
             return ErrorCode.NONE, [(t, p, error) for t, p in partitions]
+
+
+def _offset_value(c: CommittedOffset) -> bytes:
+    return json.dumps(
+        {
+            "offset": c.offset,
+            "leader_epoch": c.leader_epoch,
+            "metadata": c.metadata,
+            "commit_timestamp": c.commit_timestamp,
+        }
+    ).encode()
 
 
 def _join_error(error: ErrorCode, member_id: str) -> dict[str, Any]:
