@@ -520,7 +520,7 @@ def _swap(
                 os.replace(cleaned, swap)
                 moved.append((swap, final))
         _fsync_dir(log.directory)
-        log._delete_segments([old])
+        retired = old.rename_deleted()  # frees the final names; readers follow the rename
         for swap, final in moved:
             os.replace(swap, final)
         _fsync_dir(log.directory)
@@ -534,4 +534,7 @@ def _swap(
         new.dirty = False
         segments[where] = new
         log._publish(segments)
+        # Unlink only now: a lock-free reader that met the old files gone retries with
+        # the published list, which must already hold the new segment.
+        log._dispose(retired)
         result.segments_rewritten += 1

@@ -714,14 +714,17 @@ class PartitionLog:
 
     def _delete_segments(self, segments: list[LogSegment]) -> None:
         """Rename to ``*.deleted`` now, unlink after ``file.delete.delay.ms``."""
-        due = self._now() + self.config.file_delete_delay_ms
         for seg in segments:
-            paths = seg.rename_deleted()
-            if self.config.file_delete_delay_ms <= 0:
-                for path in paths:
-                    path.unlink(missing_ok=True)
-            else:
-                self._pending_deletes.append((due, paths))
+            self._dispose(seg.rename_deleted())
+
+    def _dispose(self, paths: list[Path]) -> None:
+        """Unlink renamed ``*.deleted`` files now or after ``file.delete.delay.ms``.
+        Call it only once no published segment list refers to them any more."""
+        if self.config.file_delete_delay_ms <= 0:
+            for path in paths:
+                path.unlink(missing_ok=True)
+        else:
+            self._pending_deletes.append((self._now() + self.config.file_delete_delay_ms, paths))
 
     def _purge_deleted(self, now_ms: int | None) -> None:
         """Unlink renamed files that are due (all of them when ``now_ms`` is None)."""

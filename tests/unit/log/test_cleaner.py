@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from riverhead.log import LogConfig, LogManager, PartitionLog, cleaner
 from riverhead.log.config import InvalidConfig
+from riverhead.log.segment import LogSegment
 from riverhead.protocol.batch import BatchHeader, iter_batches
 from riverhead.protocol.compression import Codec
 from riverhead.protocol.records import Record, decode_batch, encode_batch
@@ -263,10 +264,14 @@ def test_crash_after_commit_before_swap_is_completed(
     produce(log, rows)
     base = log.segments[0].base_offset
 
-    def boom(segments: object) -> None:
+    real_rename = LogSegment.rename_deleted
+
+    def boom(segment: LogSegment) -> list[Path]:
+        monkeypatch.setattr(LogSegment, "rename_deleted", real_rename)  # crash once
         raise KeyboardInterrupt("crash")
 
-    monkeypatch.setattr(log, "_delete_segments", boom)
+    # The old segment's files are renamed right after the .log.swap commit point.
+    monkeypatch.setattr(LogSegment, "rename_deleted", boom)
     with pytest.raises(KeyboardInterrupt):
         log.compact(NOW)
     names = os.listdir(log.directory)

@@ -317,111 +317,89 @@ class GroupCoordinator:
         replies: list[Reply] = []
         try:
             with self.lock:
-                return self._join(
-                    request,
-                    replies,
-                    group_id,
-                    member_id,
-                    instance_id,
-                    session_timeout_ms,
-                    rebalance_timeout_ms,
-                    protocol_type,
-                    protocols,
-                    client_id,
-                    client_host,
-                    require_known_member_id,
-                )
+                group = self._group(group_id, create=not member_id)
+                if group is None or group.state == GroupState.DEAD:
+                    return _join_error(ErrorCode.UNKNOWN_MEMBER_ID, member_id)
+                if not group.is_compatible(protocol_type, protocols, member_id or None):
+                    return _join_error(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, member_id)
+                now = time.monotonic()
+                if not member_id:
+                    if instance_id is not None and instance_id in group.static_members:
+                        # A static member restarting: the new id replaces (fences) the old one.
+                        old = group.members.pop(group.static_members[instance_id])
+                        member_id = f"{instance_id}-{uuid.uuid4()}"
+                        if old.pending_join is not None:
+                            replies.append(
+                                (
+                                    old.pending_join,
+                                    _join_error(ErrorCode.FENCED_INSTANCE_ID, old.member_id),
+                                )
+                            )
+                        if old.pending_sync is not None:
+                            replies.append(
+                                (old.pending_sync, _sync_error(ErrorCode.FENCED_INSTANCE_ID))
+                            )
+                        if group.leader == old.member_id:
+                            group.leader = member_id
+                        if group.state == GroupState.STABLE and old.protocols == protocols:
+                            # KIP-345: same instance, same subscription: no rebalance; the new
+                            # member id takes over the old one's assignment (a leader gets the
+                            # member list back, and its SyncGroup in Stable just reads its share).
+                            old.member_id = member_id
+                            old.pending_join = old.pending_sync = None
+                            old.last_heartbeat = now
+                            old.session_timeout_ms = session_timeout_ms
+                            old.rebalance_timeout_ms = rebalance_timeout_ms
+                            group.members[member_id] = old
+                            group.static_members[instance_id] = member_id
+                            return self._join_answer(group, old)
+                    else:
+                        member_id = f"{client_id or 'member'}-{uuid.uuid4()}"
+                        if require_known_member_id and instance_id is None:
+                            group.pending_members[member_id] = now + session_timeout_ms / 1000
+                            return _join_error(ErrorCode.MEMBER_ID_REQUIRED, member_id)
+                elif member_id in group.pending_members:
+                    del group.pending_members[member_id]
+                elif member_id not in group.members:
+                    return _join_error(ErrorCode.UNKNOWN_MEMBER_ID, member_id)
+                elif instance_id is not None and group.static_members.get(instance_id) != member_id:
+                    return _join_error(ErrorCode.FENCED_INSTANCE_ID, member_id)
+                member = group.members.get(member_id)
+                if member is None:
+                    member = Member(
+                        member_id,
+                        instance_id,
+                        client_id,
+                        client_host,
+                        session_timeout_ms,
+                        rebalance_timeout_ms,
+                        protocols,
+                    )
+                    group.members[member_id] = member
+                    if instance_id is not None:
+                        group.static_members[instance_id] = member_id
+                else:
+                    member.protocols = protocols
+                    member.session_timeout_ms = session_timeout_ms
+                    member.rebalance_timeout_ms = rebalance_timeout_ms
+                if member.pending_join is not None:  # a retried join replaces the older one
+                    replies.append(
+                        (
+                            member.pending_join,
+                            _join_error(ErrorCode.REBALANCE_IN_PROGRESS, member_id),
+                        )
+                    )
+                member.pending_join = request
+                member.last_heartbeat = now
+                group.protocol_type = protocol_type
+                if group.leader is None:
+                    group.leader = member_id
+                self._prepare_rebalance(group, replies)  # sets the deadline once per rebalance
+                if group.all_joined() and now >= group.join_not_before:
+                    self._complete_join(group, replies)
+                return None
         finally:
             self._send(replies)
-
-    def _join(
-        self,
-        request: Any,
-        replies: list[Reply],
-        group_id: str,
-        member_id: str,
-        instance_id: str | None,
-        session_timeout_ms: int,
-        rebalance_timeout_ms: int,
-        protocol_type: str,
-        protocols: list[tuple[str, bytes]],
-        client_id: str,
-        client_host: str,
-        require_known_member_id: bool,
-    ) -> dict[str, Any] | None:
-        group = self._group(group_id, create=not member_id)
-        if group is None or group.state == GroupState.DEAD:
-            return _join_error(ErrorCode.UNKNOWN_MEMBER_ID, member_id)
-        if not group.is_compatible(protocol_type, protocols, member_id or None):
-            return _join_error(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, member_id)
-        now = time.monotonic()
-        if not member_id:
-            if instance_id is not None and instance_id in group.static_members:
-                # A static member restarting: the new id replaces (fences) the old one.
-                old = group.members.pop(group.static_members[instance_id])
-                member_id = f"{instance_id}-{uuid.uuid4()}"
-                if old.pending_join is not None:
-                    replies.append(
-                        (old.pending_join, _join_error(ErrorCode.FENCED_INSTANCE_ID, old.member_id))
-                    )
-                if old.pending_sync is not None:
-                    replies.append((old.pending_sync, _sync_error(ErrorCode.FENCED_INSTANCE_ID)))
-                if group.leader == old.member_id:
-                    group.leader = member_id
-                if group.state == GroupState.STABLE and old.protocols == protocols:
-                    # KIP-345: same instance, same subscription: no rebalance; the new
-                    # member id takes over the old one's assignment (a leader gets the
-                    # member list back, and its SyncGroup in Stable just reads its share).
-                    old.member_id = member_id
-                    old.pending_join = old.pending_sync = None
-                    old.last_heartbeat = now
-                    old.session_timeout_ms = session_timeout_ms
-                    old.rebalance_timeout_ms = rebalance_timeout_ms
-                    group.members[member_id] = old
-                    group.static_members[instance_id] = member_id
-                    return self._join_answer(group, old)
-            else:
-                member_id = f"{client_id or 'member'}-{uuid.uuid4()}"
-                if require_known_member_id and instance_id is None:
-                    group.pending_members[member_id] = now + session_timeout_ms / 1000
-                    return _join_error(ErrorCode.MEMBER_ID_REQUIRED, member_id)
-        elif member_id in group.pending_members:
-            del group.pending_members[member_id]
-        elif member_id not in group.members:
-            return _join_error(ErrorCode.UNKNOWN_MEMBER_ID, member_id)
-        elif instance_id is not None and group.static_members.get(instance_id) != member_id:
-            return _join_error(ErrorCode.FENCED_INSTANCE_ID, member_id)
-        member = group.members.get(member_id)
-        if member is None:
-            member = Member(
-                member_id,
-                instance_id,
-                client_id,
-                client_host,
-                session_timeout_ms,
-                rebalance_timeout_ms,
-                protocols,
-            )
-            group.members[member_id] = member
-            if instance_id is not None:
-                group.static_members[instance_id] = member_id
-        else:
-            member.protocols = protocols
-            member.session_timeout_ms = session_timeout_ms
-            member.rebalance_timeout_ms = rebalance_timeout_ms
-        if member.pending_join is not None:  # a retried join replaces the older one
-            replies.append(
-                (member.pending_join, _join_error(ErrorCode.REBALANCE_IN_PROGRESS, member_id))
-            )
-        member.pending_join = request
-        member.last_heartbeat = now
-        group.protocol_type = protocol_type
-        if group.leader is None:
-            group.leader = member_id
-        self._prepare_rebalance(group, replies)  # sets the deadline once per rebalance
-        if group.all_joined() and now >= group.join_not_before:
-            self._complete_join(group, replies)
-        return None
 
     # ---- SyncGroup ----------------------------------------------------------------
     def sync(
