@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from riverhead.cli import broker, group, topic
+from riverhead.cli import batch, broker, group, stream, topic
 from riverhead.cli.client import BROKERS_ENV, DEFAULT_BROKERS, DEFAULT_TIMEOUT, Settings
 from riverhead.cli.errors import CliError
 from riverhead.cli.output import OutputClosed, print_error
@@ -39,6 +39,8 @@ app = typer.Typer(
 app.add_typer(topic.app, name="topic")
 app.add_typer(group.app, name="group")
 app.add_typer(broker.app, name="broker")
+app.add_typer(stream.app, name="stream")
+app.add_typer(batch.app, name="batch")
 
 
 @app.callback()
