@@ -75,6 +75,14 @@ DEFAULTS: dict[str, str] = {
     "offsets.topic.num.partitions": "50",
     "offsets.retention.minutes": "10080",
     "zookeeper.connect": "",
+    "zookeeper.session.timeout.ms": "18000",
+    "replica.lag.time.max.ms": "30000",
+    "replica.fetch.wait.max.ms": "500",
+    "replica.fetch.max.bytes": "1048576",
+    "unclean.leader.election.enable": "false",
+    "auto.leader.rebalance.enable": "true",
+    "leader.imbalance.check.interval.seconds": "300",
+    "controlled.shutdown.enable": "true",
 }
 
 # RIVERHEAD_* variables that are not broker config keys (tools' own settings).

@@ -16,6 +16,7 @@ from riverhead.broker.connection import Connection, FileChunk
 from riverhead.broker.engine import PARKED, Parts, _Parked
 from riverhead.broker.handlers import (
     alter_configs,
+    alter_partition,
     api_versions,
     create_partitions,
     create_topics,
@@ -76,6 +77,7 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.ALTER_CONFIGS: alter_configs.handle,
     ApiKey.CREATE_PARTITIONS: create_partitions.handle,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: incremental_alter_configs.handle,
+    ApiKey.ALTER_PARTITION: alter_partition.handle,
 }
 
 Resume = Callable[[Connection, list[bytes | FileChunk] | None], None]

@@ -59,6 +59,8 @@ class Broker:
             self.config = self.config.with_overrides({"listeners": bound})
             self.state.config = self.config
         self.engine.start()
+        advertised = self.config.advertised_listeners[0]
+        self.state.start_cluster(advertised.host, advertised.port)
         log.info(
             "broker %d serving on %s (log.dirs=%s)",
             self.state.node_id,

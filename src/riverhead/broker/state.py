@@ -15,6 +15,7 @@ import resource
 import shutil
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,10 @@ from riverhead.broker.partition import Partition
 from riverhead.broker.producer_state import SNAPSHOT_FILE, take_snapshots, write_snapshots
 from riverhead.broker.purgatory import Purgatory
 from riverhead.broker.topics import TopicInfo, TopicRegistry, topic_name_error
+from riverhead.cluster.election import AssignmentError
+from riverhead.cluster.model import TopicMetadata
+from riverhead.cluster.node import ClusterNode, ClusterSettings, TopicExists
+from riverhead.cluster.replicas import ReplicaSettings
 from riverhead.log.config import TOPIC_CONFIGS, InvalidConfig, LogConfig
 from riverhead.log.manager import LogManager
 from riverhead.protocol.errors import ErrorCode
@@ -77,7 +82,14 @@ class BrokerState:
         self.auto_create = config.get_bool("auto.create.topics.enable")
         self.default_partitions = config.get_int("num.partitions")
         self.snapshot_path = dirs[0] / SNAPSHOT_FILE
-        self._load()
+        self.cluster: ClusterNode | None = None
+        self._snapshots: dict[str, dict[str, Any]] = {}
+        if config.get("zookeeper.connect"):
+            self.cluster = ClusterNode(self.node_id, cluster_settings(config), self)
+            self.topics.allocate_block = self.cluster.store.allocate_producer_ids
+            self._snapshots = take_snapshots(self.snapshot_path)
+        else:
+            self._load()
         self.groups = GroupCoordinator(
             OffsetStore(self, config.get_int("offsets.topic.num.partitions")),
             initial_rebalance_delay_ms=config.get_int("group.initial.rebalance.delay.ms"),
@@ -108,7 +120,9 @@ class BrokerState:
         self, topic: str, index: int, config: LogConfig, snapshot: dict[str, Any] | None = None
     ) -> Partition:
         plog = self.logs.get(topic, index) or self.logs.create(topic, index, config)
-        part = Partition(topic, index, plog, snapshot)
+        part = Partition(
+            topic, index, plog, snapshot, node_id=self.node_id, replicated=self.cluster is not None
+        )
         self.partitions[(topic, index)] = part
         return part
 
@@ -158,6 +172,10 @@ class BrokerState:
             partitions = self.default_partitions
         if partitions < 1:
             return AdminResult(ErrorCode.INVALID_PARTITIONS, "number of partitions must be >= 1")
+        if self.cluster is not None:
+            return self._create_cluster_topic(
+                name, partitions, configs, replication_factor, validate_only
+            )
         if replication_factor not in (-1, 1):
             return AdminResult(
                 ErrorCode.INVALID_REPLICATION_FACTOR,
@@ -199,6 +217,94 @@ class BrokerState:
         log.info("created topic %s with %d partitions %s", name, partitions, configs or "")
         return AdminResult()
 
+    def _create_cluster_topic(
+        self,
+        name: str,
+        partitions: int,
+        configs: dict[str, str],
+        replication_factor: int,
+        validate_only: bool,
+    ) -> AdminResult:
+        assert self.cluster is not None
+        if replication_factor == -1:
+            replication_factor = self.config.get_int("default.replication.factor")
+        try:
+            self.defaults.with_topic_configs(configs)
+        except InvalidConfig as exc:
+            return AdminResult(ErrorCode.INVALID_CONFIG, str(exc))
+        live = len(self.cluster.metadata.brokers)
+        if replication_factor < 1 or replication_factor > live:
+            return AdminResult(
+                ErrorCode.INVALID_REPLICATION_FACTOR,
+                f"replication factor {replication_factor} is not between 1 and the {live} "
+                "live brokers",
+            )
+        if self.cluster.metadata.topic(name) is not None:
+            return AdminResult(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
+        if validate_only:
+            return AdminResult()
+        try:
+            self.cluster.create_topic(name, partitions, replication_factor, configs)
+        except TopicExists:
+            return AdminResult(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
+        except AssignmentError as exc:
+            return AdminResult(ErrorCode.INVALID_REPLICATION_FACTOR, str(exc))
+        if not self.cluster.wait_for_leaders(name, 10.0):
+            return AdminResult(
+                ErrorCode.REQUEST_TIMED_OUT,
+                f"topic {name!r} was created but its partitions have no state yet",
+            )
+        log.info("created topic %s: %d partitions, RF %d", name, partitions, replication_factor)
+        return AdminResult()
+
+    # ---- cluster mode: the replica manager's host (riverhead.cluster.replicas) -------
+    def sync_topic(self, meta: TopicMetadata) -> None:
+        name = meta.assignment.name
+        topic_id = uuid.UUID(meta.assignment.topic_id)
+        count = len(meta.assignment.replicas)
+        with self.admin_lock:
+            info = self.topics.get(name)
+            if info is not None and info.topic_id != topic_id:
+                log.warning("topic %s was re-created: deleting the old local data", name)
+                self.close_topic(name)
+                info = None
+            if info is None:
+                self.topics.add(name, count, meta.configs, topic_id)
+            else:
+                if info.partitions != count:
+                    self.topics.set_partitions(name, count)
+                if info.configs != meta.configs:
+                    self.topics.set_configs(name, meta.configs)
+            config = self.defaults.with_topic_configs(meta.configs)
+            self.log_configs[name] = config
+            self.logs.set_topic_config(name, config)
+
+    def open_replica(self, topic: str, index: int) -> Partition:
+        with self.admin_lock:
+            part = self.partitions.get((topic, index))
+            if part is None:
+                config = self.log_configs[topic]
+                snapshot = self._snapshots.pop(f"{topic}-{index}", None)
+                part = self._open_partition(topic, index, config, snapshot)
+            return part
+
+    def close_topic(self, topic: str) -> None:
+        with self.admin_lock:
+            info = self.topics.remove(topic)
+            self.log_configs.pop(topic, None)
+            for tp in [tp for tp in self.partitions if tp[0] == topic]:
+                self.partitions.pop(tp, None)
+            self.logs.delete_topic(topic)
+            if info is not None:
+                log.info("deleted local data of topic %s", topic)
+
+    def min_isr(self, topic: str) -> int:
+        config = self.log_configs.get(topic)
+        return config.min_insync_replicas if config is not None else 1
+
+    def notify(self, tp: tuple[str, int]) -> None:
+        self.purgatory.notify(tp)
+
     def _collision(self, name: str) -> str | None:
         norm = name.replace(".", "_")
         for info in self.topics.all():
@@ -216,6 +322,12 @@ class BrokerState:
         return self.topics.get(name)
 
     def delete_topic(self, name: str) -> AdminResult:
+        if self.cluster is not None:
+            if self.cluster.metadata.topic(name) is None:
+                return AdminResult(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"no topic {name!r}")
+            if not self.cluster.delete_topic(name, 10.0):
+                return AdminResult(ErrorCode.REQUEST_TIMED_OUT, f"deleting {name!r} is pending")
+            return AdminResult()
         with self.admin_lock:
             info = self.topics.get(name)
             if info is None:
@@ -229,6 +341,11 @@ class BrokerState:
         return AdminResult()
 
     def add_partitions(self, name: str, count: int, *, validate_only: bool) -> AdminResult:
+        if self.cluster is not None:
+            return AdminResult(
+                ErrorCode.INVALID_REQUEST,
+                "adding partitions is not supported in cluster mode yet (docs/replication.md)",
+            )
         with self.admin_lock:
             info = self.topics.get(name)
             if info is None:
@@ -290,6 +407,8 @@ class BrokerState:
                 return AdminResult(ErrorCode.INVALID_CONFIG, str(exc))
             if validate_only:
                 return AdminResult()
+            if self.cluster is not None:
+                self.cluster.store.set_topic_configs(name, configs)
             self.topics.set_configs(name, configs)
             self.log_configs[name] = config
             self.logs.set_topic_config(name, config)
@@ -305,7 +424,20 @@ class BrokerState:
             self.config.get_int("log.flush.scheduler.interval.ms"),
         )
 
+    def start_cluster(self, host: str, port: int) -> None:
+        """Join the cluster (cluster mode only), once the listener's port is known."""
+        if self.cluster is not None:
+            self.topics.cluster_id = self.cluster_id_from_zk()
+            self.cluster.start(host, port)
+
+    def cluster_id_from_zk(self) -> str:
+        assert self.cluster is not None
+        self.cluster.store.start()
+        return self.cluster.store.cluster_id(self.topics.cluster_id)
+
     def shutdown(self) -> None:
+        if self.cluster is not None:
+            self.cluster.stop()
         self.groups.stop()
         self.purgatory.stop()
         snapshots = {
@@ -317,3 +449,19 @@ class BrokerState:
         except OSError as exc:
             log.warning("producer state snapshot failed (a restart will replay): %s", exc)
         self.logs.shutdown()
+
+
+def cluster_settings(config: BrokerConfig) -> ClusterSettings:
+    return ClusterSettings(
+        connect=config.get("zookeeper.connect"),
+        session_timeout_ms=config.get_int("zookeeper.session.timeout.ms"),
+        unclean_election=config.get_bool("unclean.leader.election.enable"),
+        preferred_interval_s=config.get_int("leader.imbalance.check.interval.seconds"),
+        auto_leader_rebalance=config.get_bool("auto.leader.rebalance.enable"),
+        controlled_shutdown=config.get_bool("controlled.shutdown.enable"),
+        replica=ReplicaSettings(
+            lag_time_max_ms=config.get_int("replica.lag.time.max.ms"),
+            fetch_wait_max_ms=config.get_int("replica.fetch.wait.max.ms"),
+            fetch_max_bytes=config.get_int("replica.fetch.max.bytes"),
+        ),
+    )

@@ -21,6 +21,7 @@ import os
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,8 @@ class TopicRegistry:
         self.cluster_id = cluster_id
         self._next_pid = 0
         self._pid_limit = 0
+        # Cluster mode: reserves ``n`` ids cluster-wide and returns the first.
+        self.allocate_block: Callable[[int], int] | None = None
         directory.mkdir(parents=True, exist_ok=True)
         self._load()
         if not self.cluster_id:
@@ -111,9 +114,15 @@ class TopicRegistry:
         with self.lock:
             return sorted(self.topics.values(), key=lambda t: t.name)
 
-    def add(self, name: str, partitions: int, configs: dict[str, str]) -> TopicInfo:
+    def add(
+        self,
+        name: str,
+        partitions: int,
+        configs: dict[str, str],
+        topic_id: uuid.UUID | None = None,
+    ) -> TopicInfo:
         with self.lock:
-            info = TopicInfo(name, uuid.uuid4(), partitions, dict(configs))
+            info = TopicInfo(name, topic_id or uuid.uuid4(), partitions, dict(configs))
             self.topics[name] = info
             self._save()
             return info
@@ -137,8 +146,12 @@ class TopicRegistry:
 
     # ---- producer ids -------------------------------------------------------------
     def next_producer_id(self) -> int:
+        """A producer id never handed out before (by this broker, or by any broker of the
+        cluster once :attr:`allocate_block` reserves blocks in ZooKeeper)."""
         with self.lock:
             if self._next_pid >= self._pid_limit:
+                if self.allocate_block is not None:
+                    self._next_pid = self.allocate_block(PRODUCER_ID_BLOCK)
                 self._pid_limit = self._next_pid + PRODUCER_ID_BLOCK
                 self._save()
             pid = self._next_pid

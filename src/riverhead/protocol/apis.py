@@ -42,6 +42,7 @@ class ApiKey(IntEnum):
     DELETE_GROUPS = 42
     INCREMENTAL_ALTER_CONFIGS = 44
     OFFSET_DELETE = 47
+    ALTER_PARTITION = 56
 
 
 # api key -> (min version, max version) advertised in ApiVersions.
@@ -70,6 +71,7 @@ SUPPORTED: dict[int, tuple[int, int]] = {
     ApiKey.ALTER_CONFIGS: (0, 2),
     ApiKey.CREATE_PARTITIONS: (0, 3),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: (0, 1),
+    ApiKey.ALTER_PARTITION: (2, 2),  # broker to controller (riverhead.cluster)
 }
 
 FLEXIBLE_FROM: dict[int, int] = {
@@ -96,6 +98,7 @@ FLEXIBLE_FROM: dict[int, int] = {
     ApiKey.ALTER_CONFIGS: 2,
     ApiKey.CREATE_PARTITIONS: 2,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: 1,
+    ApiKey.ALTER_PARTITION: 0,
 }
 
 

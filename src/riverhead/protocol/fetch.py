@@ -28,6 +28,7 @@ _I32 = struct.Struct(">i")
 _TOP_V7 = struct.Struct(">ihi")
 _PART = struct.Struct(">ihqq")
 _I64 = struct.Struct(">q")
+_DIVERGING = struct.Struct(">iq")
 
 
 class Chunk(Protocol):
@@ -43,6 +44,8 @@ class FetchPartition:
     last_stable_offset: int = -1
     log_start_offset: int = -1
     records: bytes | Chunk | None = b""  # empty, not null: librdkafka rejects null
+    # (epoch, end offset) for a follower whose log diverged (v12+, tagged field 0).
+    diverging_epoch: tuple[int, int] | None = None
 
 
 def _len(n: int, flexible: bool) -> bytes:
@@ -95,7 +98,10 @@ def encode_response(
                 size += len(framing) + n
                 head = []
             if flexible:
-                head.append(b"\x00")
+                if p.diverging_epoch is None:
+                    head.append(b"\x00")
+                else:  # one tagged field: tag 0, 13 bytes (epoch, end offset, no tags)
+                    head.append(b"\x01\x00\x0d" + _DIVERGING.pack(*p.diverging_epoch) + b"\x00")
         if flexible:
             head.append(b"\x00")
     if flexible:

@@ -8,8 +8,16 @@ carries session_id 0, which every client accepts as "sessionless". read_committe
 up to the last stable offset, which equals the high watermark (no transactions).
 
 If fewer than ``min_bytes`` are available and ``max_wait_ms`` > 0, the connection parks on
-a :class:`DelayedFetch` in the purgatory, completed by the next append to one of the
-fetched partitions or by the deadline, whichever comes first.
+a :class:`DelayedFetch` in the purgatory, completed by the next append (or high watermark
+move) on one of the fetched partitions or by the deadline, whichever comes first.
+
+Replication (cluster mode): only the leader serves fetches (others answer
+NOT_LEADER_OR_FOLLOWER); a ``current_leader_epoch`` older than the leader's gets
+FENCED_LEADER_EPOCH, a newer one UNKNOWN_LEADER_EPOCH (KIP-320). Consumers read below the
+high watermark; a follower (``replica_id`` >= 0) reads up to the log end, its fetch offset
+is recorded as its log end (which may move the high watermark and the ISR), and if its
+``last_fetched_epoch`` ends earlier on the leader than its fetch offset — or is unknown to
+the leader — the answer carries ``DivergingEpoch`` and no records (KIP-595/fetch v12).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import time
 from typing import Any
 
 from riverhead.broker.engine import PARKED
+from riverhead.broker.partition import Partition
 from riverhead.broker.purgatory import DelayedOperation
 from riverhead.broker.request import Body, Reply, Request
 from riverhead.broker.state import BrokerState
@@ -27,8 +36,46 @@ from riverhead.protocol.fetch import FetchPartition, encode_response
 from riverhead.protocol.messages import millis
 
 
-def read(state: BrokerState, req: Any) -> tuple[list[tuple[str, list[FetchPartition]]], int, bool]:
-    """Read every requested partition; returns (topics, bytes of records, any error)."""
+def _check_leader(part: Partition, p: Any) -> ErrorCode:
+    if not part.is_leader:
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+    current = int(getattr(p, "current_leader_epoch", -1))
+    if current >= 0 and current != part.leader_epoch:
+        if current < part.leader_epoch:
+            return ErrorCode.FENCED_LEADER_EPOCH
+        return ErrorCode.UNKNOWN_LEADER_EPOCH
+    return ErrorCode.NONE
+
+
+def _diverging(part: Partition, p: Any) -> tuple[int, int] | None:
+    """A follower's divergence from this leader's log, as (epoch, end offset), or None."""
+    last = int(getattr(p, "last_fetched_epoch", -1))
+    if last < 0:
+        return None
+    epoch, end = part.epochs.end_offset_for(last, part.log.log_end_offset)
+    if epoch < 0:
+        return (-1, part.log.log_start_offset)
+    if epoch < last or end < int(p.fetch_offset):
+        return (epoch, end)
+    return None
+
+
+def replica_id(req: Any) -> int:
+    state = getattr(req, "replica_state", None)
+    if state is not None:
+        return int(state.replica_id)
+    return int(getattr(req, "replica_id", -1))
+
+
+def read(
+    state: BrokerState, req: Any, *, record: bool = False
+) -> tuple[list[tuple[str, list[FetchPartition]]], int, bool]:
+    """Read every requested partition; returns (topics, bytes of records, any error).
+
+    ``record``: a follower's fetch is recorded (its log end) — only on the first read of
+    a request, not when a delayed fetch re-reads.
+    """
+    follower = replica_id(req)
     remaining = max(int(getattr(req, "max_bytes", 0x7FFFFFFF)), 0)
     total = 0
     error = False
@@ -46,13 +93,33 @@ def read(state: BrokerState, req: Any) -> tuple[list[tuple[str, list[FetchPartit
                 error = True
                 continue
             plog = part.log
+            upper: int | None = None
+            if part.replicated:
+                problem = _check_leader(part, p)
+                if problem:
+                    result.error_code = problem
+                    error = True
+                    continue
+                if follower >= 0:
+                    diverging = _diverging(part, p)
+                    if diverging is not None:
+                        result.diverging_epoch = diverging
+                        error = True
+                        continue
+                    if record and state.cluster is not None:
+                        state.cluster.replicas.on_follower_fetch(
+                            part, follower, int(p.fetch_offset)
+                        )
+                    upper = plog.log_end_offset
             result.high_watermark = result.last_stable_offset = plog.high_watermark
             result.log_start_offset = plog.log_start_offset
             limit = min(int(p.partition_max_bytes), remaining)
             if limit <= 0 and total > 0:
                 continue
             try:
-                chunk = plog.read(p.fetch_offset, max(limit, 0), min_one_batch=total == 0)
+                chunk = plog.read(
+                    p.fetch_offset, max(limit, 0), upper_bound=upper, min_one_batch=total == 0
+                )
             except OffsetOutOfRange:
                 result.error_code = ErrorCode.OFFSET_OUT_OF_RANGE
                 error = True
@@ -89,7 +156,7 @@ class DelayedFetch(DelayedOperation):
 
 def handle(state: BrokerState, request: Request) -> Reply:
     req = request.decode()
-    topics, total, error = read(state, req)
+    topics, total, error = read(state, req, record=True)
     wait_ms = millis(req.max_wait)
     if error or total >= req.min_bytes or wait_ms <= 0:
         return _body(request.version, topics)

@@ -28,6 +28,9 @@ def _lookup(state: BrokerState, topic: str, index: int, timestamp: int) -> dict[
     if part is None:
         out["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         return out
+    if not part.is_leader:
+        out["error_code"] = ErrorCode.NOT_LEADER_OR_FOLLOWER
+        return out
     plog = part.log
     out["leader_epoch"] = part.leader_epoch
     if timestamp == EARLIEST:

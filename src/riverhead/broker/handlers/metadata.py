@@ -20,12 +20,49 @@ NOT_PROVIDED = -(2**31)
 
 
 def broker_list(state: BrokerState) -> list[dict[str, Any]]:
+    if state.cluster is not None:
+        return [
+            {"node_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
+            for b in sorted(state.cluster.metadata.brokers.values(), key=lambda b: b.node_id)
+        ]
     listener = state.config.advertised_listeners[0]
     return [{"node_id": state.node_id, "host": listener.host, "port": listener.port, "rack": None}]
 
 
+def controller_id(state: BrokerState) -> int:
+    return state.cluster.metadata.controller_id if state.cluster is not None else state.node_id
+
+
+def _cluster_partitions(state: BrokerState, info: TopicInfo) -> list[dict[str, Any]] | None:
+    """Partition entries from the cluster's metadata (cluster mode), else None."""
+    if state.cluster is None:
+        return None
+    cache = state.cluster.metadata
+    meta = cache.topic(info.name)
+    if meta is None:
+        return []
+    live = cache.brokers
+    out = []
+    for index, replicas in sorted(meta.assignment.replicas.items()):
+        st = meta.states.get(index)
+        leader = st.leader if st is not None else -1
+        out.append(
+            {
+                "error_code": ErrorCode.LEADER_NOT_AVAILABLE if leader < 0 else 0,
+                "partition_index": index,
+                "leader_id": leader,
+                "leader_epoch": st.leader_epoch if st is not None else -1,
+                "replica_nodes": list(replicas),
+                "isr_nodes": list(st.isr) if st is not None else [],
+                "offline_replicas": [r for r in replicas if r not in live],
+            }
+        )
+    return out
+
+
 def topic_entry(state: BrokerState, info: TopicInfo) -> dict[str, Any]:
     node = state.node_id
+    cluster_partitions = _cluster_partitions(state, info)
     return {
         "error_code": 0,
         "name": info.name,
@@ -42,7 +79,9 @@ def topic_entry(state: BrokerState, info: TopicInfo) -> dict[str, Any]:
                 "offline_replicas": [],
             }
             for i in range(info.partitions)
-        ],
+        ]
+        if cluster_partitions is None
+        else cluster_partitions,
         "topic_authorized_operations": NOT_PROVIDED,
     }
 
@@ -90,7 +129,7 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
         "throttle_time_ms": 0,
         "brokers": broker_list(state),
         "cluster_id": state.topics.cluster_id,
-        "controller_id": state.node_id,
+        "controller_id": controller_id(state),
         "topics": topics,
         "cluster_authorized_operations": NOT_PROVIDED,
     }

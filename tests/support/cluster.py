@@ -1,0 +1,103 @@
+"""A real Riverhead cluster for tests: one ZooKeeper and N broker processes on loopback.
+
+Timeouts are scaled down so faults resolve in seconds (ZooKeeper tick 500 ms, session
+``session_ms``, ``replica.lag.time.max.ms`` 2 s, follower long-poll 100 ms). Brokers are
+:class:`BrokerProcess` es with ids 1..N; everything is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+
+from riverhead.cluster.zkserver import ZooKeeperServer
+from tests.support.broker_process import BrokerProcess, free_port
+
+
+@dataclass
+class Cluster:
+    root: Path
+    size: int = 3
+    session_ms: int = 3000
+    settings: dict[str, str] = field(default_factory=dict)
+    zk: ZooKeeperServer | None = None
+    brokers: dict[int, BrokerProcess] = field(default_factory=dict)
+
+    def start(self) -> Cluster:
+        self.zk = ZooKeeperServer(self.root / "zk", free_port()).start()
+        for node in range(1, self.size + 1):
+            self.brokers[node] = BrokerProcess(
+                self.root / f"broker-{node}",
+                settings={
+                    "broker.id": str(node),
+                    "zookeeper.connect": self.zk.connect,
+                    "zookeeper.session.timeout.ms": str(self.session_ms),
+                    "replica.lag.time.max.ms": "2000",
+                    "replica.fetch.wait.max.ms": "100",
+                    "default.replication.factor": str(min(3, self.size)),
+                    "offsets.topic.num.partitions": "4",
+                    **self.settings,
+                },
+            )
+        for proc in self.brokers.values():
+            proc.start()
+        self.wait_for_brokers(self.size)
+        return self
+
+    def stop(self) -> None:
+        for proc in self.brokers.values():
+            proc.kill()
+        if self.zk is not None:
+            self.zk.stop()
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(p.bootstrap for p in self.brokers.values() if p.proc and p.proc.poll() is None)
+
+    def admin(self) -> AdminClient:
+        return AdminClient({"bootstrap.servers": self.bootstrap})
+
+    def metadata(self, timeout: float = 5.0) -> Any:
+        return self.admin().list_topics(timeout=timeout)
+
+    def wait_for_brokers(self, count: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                md = self.metadata()
+                last = md
+                if len(md.brokers) == count and md.controller_id > 0:
+                    return
+            except Exception as exc:  # broker still starting
+                last = exc
+            time.sleep(0.2)
+        raise TimeoutError(f"cluster did not reach {count} brokers: {last}")
+
+    def partition(self, topic: str, index: int = 0) -> Any:
+        return self.metadata().topics[topic].partitions[index]
+
+    def leader(self, topic: str, index: int = 0) -> int:
+        return int(self.partition(topic, index).leader)
+
+    def wait_until(self, predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if predicate():
+                    return
+            except Exception:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"timed out waiting for {what}")
+
+    def wait_for_isr(self, topic: str, size: int, index: int = 0, timeout: float = 30.0) -> None:
+        self.wait_until(
+            lambda: len(self.partition(topic, index).isrs) == size,
+            timeout,
+            f"{topic}-{index} ISR of {size}",
+        )
