@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench,spark]'
 	touch $(STAMP)
 
-# Debian packages the tests use as real clients (kcat).
+# Debian packages the tests use: kcat (a real client) and ZooKeeper (clusters).
 system-deps:
-	@command -v kcat >/dev/null 2>&1 || { \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq kcat >/dev/null; }
+	@{ command -v kcat >/dev/null 2>&1 && [ -f /usr/share/java/zookeeper.jar ]; } || { \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends kcat zookeeper >/dev/null; }
 
 demo: $(STAMP)
 	$(BIN)/python examples/ecommerce/demo.py

@@ -24,7 +24,7 @@ def produce(bootstrap: str, topic: str, values: list[bytes]) -> list[int]:
     offsets: list[int] = []
     errors: list[str] = []
 
-    def done(err, msg):  # noqa: ANN001
+    def done(err, msg):
         if err is not None:
             errors.append(str(err))
         else:
@@ -39,7 +39,9 @@ def produce(bootstrap: str, topic: str, values: list[bytes]) -> list[int]:
 
 
 def consume_all(bootstrap: str, topic: str, count: int, partition: int = 0) -> list[bytes]:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False}
+    )
     c.assign([TopicPartition(topic, partition, 0)])
     out: list[bytes] = []
     import time

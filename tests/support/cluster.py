@@ -56,7 +56,9 @@ class Cluster:
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(p.bootstrap for p in self.brokers.values() if p.proc and p.proc.poll() is None)
+        return ",".join(
+            p.bootstrap for p in self.brokers.values() if p.proc and p.proc.poll() is None
+        )
 
     def admin(self) -> AdminClient:
         return AdminClient({"bootstrap.servers": self.bootstrap})

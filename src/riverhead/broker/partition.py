@@ -204,6 +204,9 @@ class Partition:
     def truncate(self, offset: int) -> None:
         """Drop everything from ``offset`` on (a follower diverged from its leader)."""
         with self.lock:
+            # Epochs that start at or after the point go even when no data does: a leader
+            # that wrote nothing in its epoch still has the epoch's entry (from make_leader).
+            self.epochs.truncate_from_end(min(offset, self.log.log_end_offset))
             if offset >= self.log.log_end_offset:
                 return
             self.log.truncate_to(offset)
