@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
@@ -44,8 +46,6 @@ def consume_all(bootstrap: str, topic: str, count: int, partition: int = 0) -> l
     )
     c.assign([TopicPartition(topic, partition, 0)])
     out: list[bytes] = []
-    import time
-
     deadline = time.monotonic() + 30
     while len(out) < count and time.monotonic() < deadline:
         msg = c.poll(0.5)
@@ -74,3 +74,48 @@ def test_topic_is_replicated_to_three_brokers(cluster: Cluster) -> None:
         for proc in cluster.brokers.values()
     ]
     assert logs[0] and logs[0] == logs[1] == logs[2]
+
+
+def test_consumer_group_on_a_cluster_survives_coordinator_loss(cluster: Cluster) -> None:
+    """Groups follow __consumer_offsets leadership: commits survive the coordinator's death."""
+    create(cluster, "events", partitions=3)
+    produce(cluster.bootstrap, "events", [f"e{i}".encode() for i in range(300)])
+
+    def consumer() -> Consumer:
+        c = Consumer(
+            {
+                "bootstrap.servers": cluster.bootstrap,
+                "group.id": "readers",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "session.timeout.ms": 6000,
+            }
+        )
+        c.subscribe(["events"])
+        return c
+
+    c = consumer()
+    seen: list[bytes] = []
+    deadline = time.monotonic() + 60
+    while len(seen) < 150 and time.monotonic() < deadline:
+        msg = c.poll(0.5)
+        if msg is not None and msg.error() is None:
+            seen.append(msg.value())
+    c.commit(asynchronous=False)
+    committed = {tp.partition: tp.offset for tp in c.committed(c.assignment(), timeout=10)}
+    c.close()
+    assert sum(o for o in committed.values() if o >= 0) == len(seen)
+
+    # Kill the group's coordinator; the new leader of its offsets partition takes over.
+    admin = cluster.admin()
+    coordinator = admin.describe_consumer_groups(["readers"])["readers"].result(15).coordinator
+    cluster.brokers[coordinator.id].kill()
+    c = consumer()
+    rest: list[bytes] = []
+    deadline = time.monotonic() + 60
+    while len(seen) + len(rest) < 300 and time.monotonic() < deadline:
+        msg = c.poll(0.5)
+        if msg is not None and msg.error() is None:
+            rest.append(msg.value())
+    c.close()
+    assert sorted(seen + rest) == sorted(f"e{i}".encode() for i in range(300))

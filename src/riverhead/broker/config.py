@@ -73,6 +73,7 @@ DEFAULTS: dict[str, str] = {
     "cluster.id": "",
     "group.initial.rebalance.delay.ms": "3000",
     "offsets.topic.num.partitions": "50",
+    "offsets.topic.replication.factor": "3",
     "offsets.retention.minutes": "10080",
     "zookeeper.connect": "",
     "zookeeper.session.timeout.ms": "18000",

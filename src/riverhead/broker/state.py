@@ -21,6 +21,7 @@ from typing import Any
 
 from riverhead.broker.config import BrokerConfig
 from riverhead.broker.groups.coordinator import GroupCoordinator
+from riverhead.broker.groups.store import TOPIC as OFFSETS_TOPIC
 from riverhead.broker.groups.store import OffsetStore
 from riverhead.broker.partition import Partition
 from riverhead.broker.producer_state import SNAPSHOT_FILE, take_snapshots, write_snapshots
@@ -96,7 +97,10 @@ class BrokerState:
             offsets_retention_ms=config.get_int("offsets.retention.minutes") * 60_000,
             topic_exists=lambda topic, index: (topic, index) in self.partitions,
         )
-        self.groups.load()
+        if self.cluster is None:
+            self.groups.load()
+        else:
+            self.groups.owned = set()  # groups follow __consumer_offsets leadership
 
     def _load(self) -> None:
         snapshots = take_snapshots(self.snapshot_path)
@@ -304,6 +308,22 @@ class BrokerState:
 
     def notify(self, tp: tuple[str, int]) -> None:
         self.purgatory.notify(tp)
+
+    def on_leadership(self, tp: tuple[str, int], leader: bool) -> None:
+        if tp[0] != OFFSETS_TOPIC:
+            return
+        if leader:
+            self.groups.become_coordinator(tp[1])
+        else:
+            self.groups.resign_coordinator(tp[1])
+
+    def offsets_replication_factor(self) -> int:
+        """RF of ``__consumer_offsets``: 1 alone, else Kafka's setting capped by the
+        live brokers (a development cluster may have fewer than 3)."""
+        if self.cluster is None:
+            return 1
+        wanted = self.config.get_int("offsets.topic.replication.factor")
+        return max(1, min(wanted, len(self.cluster.metadata.brokers)))
 
     def _collision(self, name: str) -> str | None:
         norm = name.replace(".", "_")

@@ -63,6 +63,9 @@ class ReplicaHost(Protocol):
     def notify(self, tp: TP) -> None:
         """Wake delayed operations waiting on this partition."""
 
+    def on_leadership(self, tp: TP, leader: bool) -> None:
+        """This broker became (or stopped being) the partition's leader."""
+
 
 class ReplicaManager:
     def __init__(
@@ -152,12 +155,16 @@ class ReplicaManager:
                     list(state.isr),
                     part.log.log_end_offset,
                 )
+                self.host.on_leadership(tp, True)
             if part.maybe_advance_hw(self.host.min_isr(part.topic)):
                 self.host.notify(tp)
             return
+        was_leader = part.is_leader
         part.make_follower(
             state.leader, state.leader_epoch, state.isr, replicas, state.partition_epoch
         )
+        if was_leader:
+            self.host.on_leadership(tp, False)
         self.host.notify(tp)  # parked requests learn they are no longer at the leader
         if state.leader == NO_LEADER:
             self._unfollow(tp)

@@ -93,7 +93,8 @@ class ZooKeeperServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ZooKeeperUnavailable(
-                    f"ZooKeeper exited with {self.proc.returncode}; see {self.data_dir}/zookeeper.log"
+                    f"ZooKeeper exited with {self.proc.returncode}; "
+                    f"see {self.data_dir}/zookeeper.log"
                 )
             if ruok(self.port):
                 return self

@@ -13,6 +13,13 @@ joins whose timeout or initial delay passed, and forgets pending member ids neve
 Committed offsets and generations are appended to ``__consumer_offsets`` before the
 in-memory state changes (:mod:`riverhead.broker.groups.store`), and replayed at start.
 
+Cluster mode: a broker coordinates exactly the groups whose ``__consumer_offsets``
+partition it leads. :meth:`become_coordinator` replays that partition when it becomes
+leader (groups and offsets as the log has them), :meth:`resign_coordinator` forgets its
+groups when leadership moves; every request for a group this broker does not own is
+answered NOT_COORDINATOR, so the client asks FindCoordinator again. With one broker,
+``owned`` is None: it owns every group.
+
 Thread-safety: one lock guards all groups; every public method takes it.
 """
 
@@ -57,15 +64,44 @@ class GroupCoordinator:
         self.topic_exists = topic_exists
         self.groups: dict[str, Group] = {}
         self.lock = threading.Lock()
+        # Cluster mode: the __consumer_offsets partitions this broker leads (None: all).
+        self.owned: set[int] | None = None
         self._running = False
         self._thread: threading.Thread | None = None
         self.rebalances = 0
 
     # ---- life cycle ---------------------------------------------------------------
+    def owner_error(self, group_id: str) -> ErrorCode:
+        """NOT_COORDINATOR unless this broker coordinates ``group_id``."""
+        owned = self.owned
+        if owned is None or self.store.partition_for(group_id) in owned:
+            return ErrorCode.NONE
+        return ErrorCode.NOT_COORDINATOR
+
+    def become_coordinator(self, partition: int) -> None:
+        """This broker now leads ``__consumer_offsets`` partition ``partition``: load it."""
+        with self.lock:
+            if self.owned is None:
+                self.owned = set()
+            self._load(self.store.replay({partition}))
+            self.owned.add(partition)
+
+    def resign_coordinator(self, partition: int) -> None:
+        with self.lock:
+            if self.owned is None:
+                self.owned = set()
+            self.owned.discard(partition)
+            for group_id in [g for g in self.groups if self.store.partition_for(g) == partition]:
+                del self.groups[group_id]
+        log.info("no longer coordinating the groups of partition %d", partition)
+
     def load(self) -> None:
         """Rebuild groups and offsets from ``__consumer_offsets``."""
+        self._load(self.store.replay())
+
+    def _load(self, records: Any) -> None:
         count = 0
-        for key, value in self.store.replay():
+        for key, value in records:
             count += 1
             if "offset" in key:
                 group_id, topic, partition = key["offset"]
@@ -312,6 +348,8 @@ class GroupCoordinator:
         """Returns an immediate answer, or None when ``request`` was parked."""
         if not group_id:
             return _join_error(ErrorCode.INVALID_GROUP_ID, member_id)
+        if owner := self.owner_error(group_id):
+            return _join_error(owner, member_id)
         if not MIN_SESSION_TIMEOUT_MS <= session_timeout_ms <= MAX_SESSION_TIMEOUT_MS:
             return _join_error(ErrorCode.INVALID_SESSION_TIMEOUT, member_id)
         replies: list[Reply] = []
@@ -412,6 +450,8 @@ class GroupCoordinator:
         instance_id: str | None,
         assignments: dict[str, bytes],
     ) -> dict[str, Any] | None:
+        if owner := self.owner_error(group_id):
+            return _sync_error(owner)
         replies: list[Reply] = []
         try:
             with self.lock:
@@ -455,6 +495,8 @@ class GroupCoordinator:
     def heartbeat(
         self, *, group_id: str, member_id: str, generation: int, instance_id: str | None
     ) -> ErrorCode:
+        if owner := self.owner_error(group_id):
+            return owner
         with self.lock:
             group = self.groups.get(group_id)
             error, member = self._check_member(group, member_id, generation, instance_id)
@@ -471,6 +513,8 @@ class GroupCoordinator:
         self, group_id: str, leaving: list[tuple[str, str | None]]
     ) -> tuple[ErrorCode, list[tuple[str, str | None, ErrorCode]]]:
         """Remove members (by member id, or by instance id for static members)."""
+        if owner := self.owner_error(group_id):
+            return owner, [(m, i, owner) for m, i in leaving]
         replies: list[Reply] = []
         results: list[tuple[str, str | None, ErrorCode]] = []
         try:
@@ -518,6 +562,8 @@ class GroupCoordinator:
         offsets: list[tuple[str, int, int, int, str | None]],
     ) -> list[tuple[str, int, ErrorCode]]:
         """Commit (topic, partition, offset, leader_epoch, metadata) tuples."""
+        if group_id and (owner := self.owner_error(group_id)):
+            return [(t, p, owner) for t, p, *_ in offsets]
         with self.lock:
             error = ErrorCode.NONE
             group = self._group(
@@ -583,10 +629,21 @@ class GroupCoordinator:
             return [
                 (g.group_id, g.protocol_type or "", g.state.value)
                 for g in self.groups.values()
-                if g.state != GroupState.DEAD and (not states or g.state.value in states)
+                if g.state != GroupState.DEAD
+                and (not states or g.state.value in states)
+                and not self.owner_error(g.group_id)
             ]
 
     def describe(self, group_id: str) -> dict[str, Any]:
+        if owner := self.owner_error(group_id):
+            return {
+                "error_code": owner,
+                "group_id": group_id,
+                "group_state": "",
+                "protocol_type": "",
+                "protocol_data": "",
+                "members": [],
+            }
         with self.lock:
             group = self.groups.get(group_id)
             if group is None or group.state == GroupState.DEAD:
@@ -621,6 +678,8 @@ class GroupCoordinator:
             }
 
     def delete_group(self, group_id: str) -> ErrorCode:
+        if owner := self.owner_error(group_id):
+            return owner
         with self.lock:
             group = self.groups.get(group_id)
             if group is None or group.state == GroupState.DEAD:
@@ -641,6 +700,8 @@ class GroupCoordinator:
         self, group_id: str, partitions: list[tuple[str, int]]
     ) -> tuple[ErrorCode, list[tuple[str, int, ErrorCode]]]:
         """OffsetDelete: only while no member consumes (the group is Empty)."""
+        if owner := self.owner_error(group_id):
+            return owner, []
         with self.lock:
             group = self.groups.get(group_id)
             if group is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("riverhead.broker.groups")
 
 TOPIC = "__consumer_offsets"
+COMMIT_TIMEOUT_S = 5.0
 
 
 def java_hash(text: str) -> int:
@@ -72,6 +74,7 @@ class OffsetStore:
                 TOPIC,
                 self.partitions,
                 {"cleanup.policy": "compact", "segment.bytes": str(100 << 20)},
+                replication_factor=self.state.offsets_replication_factor(),
             )
             if not result.ok and result.error != ErrorCode.TOPIC_ALREADY_EXISTS:
                 raise OSError(f"cannot create {TOPIC}: {result.message}")
@@ -85,21 +88,35 @@ class OffsetStore:
         records = [Record(0, now_ms, key, value) for key, value in entries]
         data = bytearray(encode_batch(records))
         outcome = part.append(data, read_header(data), now_ms)
-        return int(outcome.error)
+        if outcome.error or not part.replicated:
+            return int(outcome.error)
+        # Cluster mode: a commit is done once the ISR has it (offsets.commit.required.acks
+        # = -1, as in Kafka). The wait is short in steady state: one follower fetch.
+        part.maybe_advance_hw(self.state.min_isr(TOPIC))
+        deadline = time.monotonic() + COMMIT_TIMEOUT_S
+        while part.log.high_watermark <= outcome.last_offset:
+            if time.monotonic() > deadline or not part.is_leader:
+                return int(ErrorCode.REQUEST_TIMED_OUT)
+            time.sleep(0.001)
+        return 0
 
-    def replay(self) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
-        """Every (key, value) in log order, partition by partition."""
+    def replay(
+        self, only: set[int] | None = None
+    ) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
+        """Every (key, value) in log order, partition by partition (``only`` those)."""
         info = self.state.topics.get(TOPIC)
         if info is None:
             return
         for index in range(info.partitions):
+            if only is not None and index not in only:
+                continue
             part = self.state.partition(TOPIC, index)
             if part is None:
                 continue
             plog = part.log
             offset = plog.log_start_offset
             while offset < plog.log_end_offset:
-                chunk = plog.read(offset, 1 << 20)
+                chunk = plog.read(offset, 1 << 20, upper_bound=plog.log_end_offset)
                 if chunk is None:
                     break
                 try:

@@ -1,13 +1,17 @@
-"""FindCoordinator (key 10), v0-4: this broker coordinates every group.
+"""FindCoordinator (key 10), v0-4: which broker coordinates a group.
 
-Transaction coordinators (key type 1) are answered COORDINATOR_NOT_AVAILABLE:
-transactions are not implemented. v4 answers the batched form (KIP-699).
+A single broker coordinates every group. In a cluster the coordinator of a group is the
+leader of its ``__consumer_offsets`` partition (created on first use, as Kafka does);
+COORDINATOR_NOT_AVAILABLE while that partition has no leader. Transaction coordinators
+(key type 1) are answered COORDINATOR_NOT_AVAILABLE: transactions are not implemented.
+v4 answers the batched form (KIP-699).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from riverhead.broker.groups.store import TOPIC
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.errors import ErrorCode
@@ -15,7 +19,36 @@ from riverhead.protocol.errors import ErrorCode
 GROUP, TRANSACTION = 0, 1
 
 
-def _lookup(state: BrokerState, key_type: int) -> dict[str, Any]:
+def _cluster_lookup(state: BrokerState, key: str) -> dict[str, Any]:
+    assert state.cluster is not None
+    store = state.groups.store
+    unavailable = {
+        "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
+        "error_message": "the group's __consumer_offsets partition has no leader yet",
+        "node_id": -1,
+        "host": "",
+        "port": -1,
+    }
+    try:
+        store.ensure_topic()
+    except OSError as exc:
+        return {**unavailable, "error_message": str(exc)}
+    partition = state.cluster.metadata.state(TOPIC, store.partition_for(key))
+    endpoint = state.cluster.endpoint(partition.leader) if partition is not None else None
+    if partition is None or endpoint is None:
+        return unavailable
+    return {
+        "error_code": 0,
+        "error_message": None,
+        "node_id": partition.leader,
+        "host": endpoint[0],
+        "port": endpoint[1],
+    }
+
+
+def _lookup(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
+    if key_type == GROUP and state.cluster is not None:
+        return _cluster_lookup(state, key)
     if key_type != GROUP:
         return {
             "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
@@ -41,7 +74,7 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
         return {
             "throttle_time_ms": 0,
             "coordinators": [
-                {"key": key, **_lookup(state, key_type)} for key in req.coordinator_keys
+                {"key": key, **_lookup(state, key_type, key)} for key in req.coordinator_keys
             ],
         }
-    return {"throttle_time_ms": 0, **_lookup(state, key_type)}
+    return {"throttle_time_ms": 0, **_lookup(state, key_type, str(req.key))}

@@ -31,17 +31,15 @@ def _topics(state: BrokerState, group_id: str, topics: Any) -> list[dict[str, An
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
     if request.version >= 8:
-        groups = [
-            {
-                "group_id": g.group_id,
-                "topics": _topics(state, g.group_id, g.topics),
-                "error_code": 0,
-            }
-            for g in req.groups
-        ]
+        groups = []
+        for g in req.groups:
+            error = state.groups.owner_error(g.group_id)
+            topics = [] if error else _topics(state, g.group_id, g.topics)
+            groups.append({"group_id": g.group_id, "topics": topics, "error_code": error})
         return {"throttle_time_ms": 0, "groups": groups}
+    error = state.groups.owner_error(req.group_id)
     return {
         "throttle_time_ms": 0,
-        "error_code": 0,
-        "topics": _topics(state, req.group_id, req.topics),
+        "error_code": error,
+        "topics": [] if error else _topics(state, req.group_id, req.topics),
     }
