@@ -25,6 +25,7 @@ from riverhead.broker.handlers import (
     delete_topics,
     describe_configs,
     describe_groups,
+    describe_log_dirs,
     fetch,
     find_coordinator,
     heartbeat,
@@ -77,6 +78,7 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.ALTER_CONFIGS: alter_configs.handle,
     ApiKey.CREATE_PARTITIONS: create_partitions.handle,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: incremental_alter_configs.handle,
+    ApiKey.DESCRIBE_LOG_DIRS: describe_log_dirs.handle,
     ApiKey.ALTER_PARTITION: alter_partition.handle,
 }
 

@@ -5,6 +5,7 @@ Shape (rpk's ``noun verb``)::
     riverhead [-X host:port] [--timeout S] topic create|list|describe|delete|produce|consume
     riverhead [-X host:port] [--timeout S] group list|describe|seek|delete
     riverhead broker start [--config FILE] [--set key=value ...]
+    riverhead cluster up|down|status [--dir DIR]; riverhead [-X host:port] cluster info
 
 ``-X/--brokers`` (env ``RIVERHEAD_BROKERS``, default ``127.0.0.1:9092``) and ``--timeout``
 are global; they may also be written after the subcommand (``riverhead topic list -X
@@ -24,7 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
-from riverhead.cli import batch, broker, group, stream, topic
+from riverhead.cli import batch, broker, cluster, group, stream, topic
 from riverhead.cli.client import BROKERS_ENV, DEFAULT_BROKERS, DEFAULT_TIMEOUT, Settings
 from riverhead.cli.errors import CliError
 from riverhead.cli.output import OutputClosed, print_error
@@ -39,6 +40,7 @@ app = typer.Typer(
 app.add_typer(topic.app, name="topic")
 app.add_typer(group.app, name="group")
 app.add_typer(broker.app, name="broker")
+app.add_typer(cluster.app, name="cluster")
 app.add_typer(stream.app, name="stream")
 app.add_typer(batch.app, name="batch")
 

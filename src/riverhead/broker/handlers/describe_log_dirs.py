@@ -1,0 +1,53 @@
+"""DescribeLogDirs (key 35), v1-4: the replicas this broker holds, per log directory.
+
+Per partition: its size in bytes and ``offset_lag`` = max(0, high watermark - log end
+offset), Kafka's definition: how far a follower's log end is behind the high watermark
+it knows (0 for a leader). A null topic list means every partition. Used by
+``riverhead cluster info`` and Kafka's ``kafka-log-dirs.sh``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from riverhead.broker.request import Request
+from riverhead.broker.state import BrokerState
+
+
+def handle(state: BrokerState, request: Request) -> dict[str, Any]:
+    req = request.decode()
+    wanted: dict[str, set[int]] | None = None
+    if req.topics is not None:
+        wanted = {t.topic: {int(p) for p in t.partitions} for t in req.topics}
+    by_dir: dict[str, dict[str, list[dict[str, Any]]]] = {str(d): {} for d in state.config.log_dirs}
+    for (topic, index), part in sorted(state.partitions.items()):
+        if wanted is not None and index not in wanted.get(topic, set()):
+            continue
+        plog = part.log
+        directory = str(plog.directory.parent)
+        by_dir.setdefault(directory, {}).setdefault(topic, []).append(
+            {
+                "partition_index": index,
+                "partition_size": plog.size_bytes,
+                "offset_lag": max(0, plog.high_watermark - plog.log_end_offset),
+                "is_future_key": False,
+            }
+        )
+    results = []
+    for directory, topics in by_dir.items():
+        try:
+            usage = shutil.disk_usage(directory)
+            total, usable = usage.total, usage.free
+        except OSError:
+            total = usable = -1
+        results.append(
+            {
+                "error_code": 0,
+                "log_dir": directory,
+                "topics": [{"name": t, "partitions": ps} for t, ps in topics.items()],
+                "total_bytes": total,
+                "usable_bytes": usable,
+            }
+        )
+    return {"throttle_time_ms": 0, "error_code": 0, "results": results}
