@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from riverhead.cluster.channel import Channel, ChannelError
-from riverhead.log.epochs import UNDEFINED
+from riverhead.cluster.replica import truncation_point
 from riverhead.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
@@ -47,15 +47,9 @@ def _classes() -> tuple[Any, Any, Any]:
 
 def truncation_offset(part: Partition, epoch: int, end_offset: int) -> int:
     """Where a follower truncates after the leader reported ``DivergingEpoch(epoch, end)``."""
-    leo = part.log.log_end_offset
-    if epoch == UNDEFINED or end_offset == UNDEFINED:
-        return min(part.log.high_watermark, leo)
-    mine, my_end = part.epochs.end_offset_for(epoch, leo)
-    if mine == UNDEFINED:
-        return min(part.log.high_watermark, leo)
-    if mine != epoch:
-        return min(my_end, leo)
-    return min(end_offset, my_end, leo)
+    return truncation_point(
+        part.epochs, part.log.log_end_offset, part.log.high_watermark, epoch, end_offset
+    )
 
 
 class FetcherThread:

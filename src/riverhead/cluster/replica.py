@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from riverhead.log.epochs import UNDEFINED, LeaderEpochCache
+
 
 @dataclass
 class FollowerState:
@@ -105,3 +107,40 @@ class LeaderReplicaState:
             for r, f in self.followers.items()
             if r not in isr and f.leo >= high_watermark and f.leo >= self.epoch_start_offset
         }
+
+
+def diverging_epoch(
+    epochs: LeaderEpochCache,
+    log_start: int,
+    log_end: int,
+    last_fetched_epoch: int,
+    fetch_offset: int,
+) -> tuple[int, int] | None:
+    """Leader side: where a follower's log diverges from ours, as (epoch, end offset).
+
+    None if the follower sent no epoch or is consistent; ``(-1, log_start)`` if we know no
+    epoch as old as its last one (it falls back to its high watermark).
+    """
+    if last_fetched_epoch < 0:
+        return None
+    epoch, end = epochs.end_offset_for(last_fetched_epoch, log_end)
+    if epoch < 0:
+        return (UNDEFINED, log_start)
+    if epoch < last_fetched_epoch or end < fetch_offset:
+        return (epoch, end)
+    return None
+
+
+def truncation_point(
+    epochs: LeaderEpochCache, log_end: int, high_watermark: int, epoch: int, end_offset: int
+) -> int:
+    """Follower side: where to truncate after the leader reported ``(epoch, end_offset)``
+    (Kafka's ``AbstractFetcherThread`` with KIP-279's refinement)."""
+    if epoch == UNDEFINED or end_offset == UNDEFINED:
+        return min(high_watermark, log_end)
+    mine, my_end = epochs.end_offset_for(epoch, log_end)
+    if mine == UNDEFINED:
+        return min(high_watermark, log_end)
+    if mine != epoch:
+        return min(my_end, log_end)
+    return min(end_offset, my_end, log_end)

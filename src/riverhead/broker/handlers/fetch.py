@@ -30,6 +30,7 @@ from riverhead.broker.partition import Partition
 from riverhead.broker.purgatory import DelayedOperation
 from riverhead.broker.request import Body, Reply, Request
 from riverhead.broker.state import BrokerState
+from riverhead.cluster.replica import diverging_epoch
 from riverhead.log.partition import OffsetOutOfRange
 from riverhead.protocol.errors import ErrorCode
 from riverhead.protocol.fetch import FetchPartition, encode_response
@@ -49,15 +50,14 @@ def _check_leader(part: Partition, p: Any) -> ErrorCode:
 
 def _diverging(part: Partition, p: Any) -> tuple[int, int] | None:
     """A follower's divergence from this leader's log, as (epoch, end offset), or None."""
-    last = int(getattr(p, "last_fetched_epoch", -1))
-    if last < 0:
-        return None
-    epoch, end = part.epochs.end_offset_for(last, part.log.log_end_offset)
-    if epoch < 0:
-        return (-1, part.log.log_start_offset)
-    if epoch < last or end < int(p.fetch_offset):
-        return (epoch, end)
-    return None
+    plog = part.log
+    return diverging_epoch(
+        part.epochs,
+        plog.log_start_offset,
+        plog.log_end_offset,
+        int(getattr(p, "last_fetched_epoch", -1)),
+        int(p.fetch_offset),
+    )
 
 
 def replica_id(req: Any) -> int:
