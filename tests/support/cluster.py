@@ -3,6 +3,11 @@
 Timeouts are scaled down so faults resolve in seconds (ZooKeeper tick 500 ms, session
 ``session_ms``, ``replica.lag.time.max.ms`` 2 s, follower long-poll 100 ms). Brokers are
 :class:`BrokerProcess` es with ids 1..N; everything is stopped by PID.
+
+With ``proxied=True`` every broker is reached through a :class:`FaultProxy` (it
+advertises the proxy's port, so clients and peers all go through it) and reaches
+ZooKeeper through one of its own: :meth:`Cluster.isolate` cuts a broker off from
+ZooKeeper and from everyone who would connect to it, without privileges.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from confluent_kafka.admin import AdminClient
 
 from riverhead.cluster.zkserver import ZooKeeperServer
 from tests.support.broker_process import BrokerProcess, free_port
+from tests.support.proxy import FaultProxy
 
 
 @dataclass
@@ -24,22 +30,35 @@ class Cluster:
     size: int = 3
     session_ms: int = 3000
     settings: dict[str, str] = field(default_factory=dict)
+    proxied: bool = False
     zk: ZooKeeperServer | None = None
     brokers: dict[int, BrokerProcess] = field(default_factory=dict)
+    proxies: dict[int, FaultProxy] = field(default_factory=dict)  # in front of each broker
+    zk_proxies: dict[int, FaultProxy] = field(default_factory=dict)  # each broker's way to ZK
 
     def start(self) -> Cluster:
         self.zk = ZooKeeperServer(self.root / "zk", free_port()).start()
         for node in range(1, self.size + 1):
+            extra: dict[str, str] = {}
+            port = free_port()
+            connect = self.zk.connect
+            if self.proxied:
+                self.proxies[node] = FaultProxy(port)
+                self.zk_proxies[node] = FaultProxy(self.zk.port)
+                extra["advertised.listeners"] = f"PLAINTEXT://{self.proxies[node].address}"
+                connect = self.zk_proxies[node].address
             self.brokers[node] = BrokerProcess(
                 self.root / f"broker-{node}",
+                port=port,
                 settings={
                     "broker.id": str(node),
-                    "zookeeper.connect": self.zk.connect,
+                    "zookeeper.connect": connect,
                     "zookeeper.session.timeout.ms": str(self.session_ms),
                     "replica.lag.time.max.ms": "2000",
                     "replica.fetch.wait.max.ms": "100",
                     "default.replication.factor": str(min(3, self.size)),
                     "offsets.topic.num.partitions": "4",
+                    **extra,
                     **self.settings,
                 },
             )
@@ -53,11 +72,24 @@ class Cluster:
             proc.kill()
         if self.zk is not None:
             self.zk.stop()
+        for proxy in [*self.proxies.values(), *self.zk_proxies.values()]:
+            proxy.close()
+
+    def isolate(self, node: int) -> None:
+        """Cut ``node`` off from ZooKeeper and from every client and peer."""
+        self.zk_proxies[node].partition()
+        self.proxies[node].partition()
+
+    def heal(self, node: int) -> None:
+        self.zk_proxies[node].heal()
+        self.proxies[node].heal()
 
     @property
     def bootstrap(self) -> str:
         return ",".join(
-            p.bootstrap for p in self.brokers.values() if p.proc and p.proc.poll() is None
+            self.proxies[n].address if self.proxied else p.bootstrap
+            for n, p in self.brokers.items()
+            if p.proc and p.proc.poll() is None
         )
 
     def admin(self) -> AdminClient:

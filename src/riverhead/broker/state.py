@@ -236,7 +236,7 @@ class BrokerState:
             self.defaults.with_topic_configs(configs)
         except InvalidConfig as exc:
             return AdminResult(ErrorCode.INVALID_CONFIG, str(exc))
-        live = len(self.cluster.metadata.brokers)
+        live = len(self.cluster.store.live_brokers())  # ZooKeeper's view, not the cache's
         if replication_factor < 1 or replication_factor > live:
             return AdminResult(
                 ErrorCode.INVALID_REPLICATION_FACTOR,
