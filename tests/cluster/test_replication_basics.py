@@ -119,3 +119,20 @@ def test_consumer_group_on_a_cluster_survives_coordinator_loss(cluster: Cluster)
             rest.append(msg.value())
     c.close()
     assert sorted(seen + rest) == sorted(f"e{i}".encode() for i in range(300))
+
+
+def test_create_partitions_on_a_cluster(cluster: Cluster) -> None:
+    from confluent_kafka.admin import NewPartitions
+
+    create(cluster, "grow", partitions=1)
+    admin = cluster.admin()
+    admin.create_partitions([NewPartitions("grow", 3)])["grow"].result(15)
+    cluster.wait_until(lambda: len(cluster.metadata().topics["grow"].partitions) == 3, 15)
+    for index in range(3):
+        cluster.wait_for_isr("grow", 3, index=index)
+        assert cluster.leader("grow", index) in (1, 2, 3)
+    p = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all"})
+    delivered: list[int] = []
+    p.produce("grow", b"x", partition=2, callback=lambda e, m: delivered.append(m.offset()))
+    p.flush(15)
+    assert delivered == [0]

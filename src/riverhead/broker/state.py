@@ -31,6 +31,7 @@ from riverhead.cluster.election import AssignmentError
 from riverhead.cluster.model import TopicMetadata
 from riverhead.cluster.node import ClusterNode, ClusterSettings, TopicExists
 from riverhead.cluster.replicas import ReplicaSettings
+from riverhead.cluster.zk import StateChanged
 from riverhead.log.config import TOPIC_CONFIGS, InvalidConfig, LogConfig
 from riverhead.log.manager import LogManager
 from riverhead.protocol.errors import ErrorCode
@@ -261,6 +262,28 @@ class BrokerState:
         log.info("created topic %s: %d partitions, RF %d", name, partitions, replication_factor)
         return AdminResult()
 
+    def _add_cluster_partitions(self, name: str, count: int, validate_only: bool) -> AdminResult:
+        assert self.cluster is not None
+        meta = self.cluster.metadata.topic(name)
+        if meta is None:
+            return AdminResult(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"no topic {name!r}")
+        current = len(meta.assignment.replicas)
+        if count <= current:
+            return AdminResult(
+                ErrorCode.INVALID_PARTITIONS,
+                f"topic {name!r} has {current} partitions; the new count must be larger",
+            )
+        if validate_only:
+            return AdminResult()
+        try:
+            self.cluster.add_partitions(name, count)
+        except (StateChanged, AssignmentError) as exc:
+            return AdminResult(ErrorCode.INVALID_PARTITIONS, str(exc))
+        if not self.cluster.wait_for_partitions(name, count, 10.0):
+            return AdminResult(ErrorCode.REQUEST_TIMED_OUT, "the new partitions have no state yet")
+        log.info("topic %s now has %d partitions", name, count)
+        return AdminResult()
+
     # ---- cluster mode: the replica manager's host (riverhead.cluster.replicas) -------
     def sync_topic(self, meta: TopicMetadata) -> None:
         name = meta.assignment.name
@@ -362,10 +385,7 @@ class BrokerState:
 
     def add_partitions(self, name: str, count: int, *, validate_only: bool) -> AdminResult:
         if self.cluster is not None:
-            return AdminResult(
-                ErrorCode.INVALID_REQUEST,
-                "adding partitions is not supported in cluster mode yet (docs/replication.md)",
-            )
+            return self._add_cluster_partitions(name, count, validate_only)
         with self.admin_lock:
             info = self.topics.get(name)
             if info is None:

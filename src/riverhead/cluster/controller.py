@@ -50,6 +50,7 @@ from riverhead.cluster.model import (
 )
 from riverhead.cluster.zk import (
     DELETE_TOPICS,
+    PARTITION_CHANGES,
     SHUTDOWN,
     ControllerLease,
     ControllerMoved,
@@ -127,6 +128,7 @@ class Controller:
         self.store.watch_topics(lambda _t: self.post("topics"))
         self.store.watch_delete_requests(lambda: self.post("deletes"))
         self.store.watch_shutdown_requests(lambda: self.post("shutdowns"))
+        self.store.watch_partition_changes(lambda: self.post("partitions"))
 
     def stop(self) -> None:
         """Stop acting (session suspended or lost, or the broker stops). Idempotent."""
@@ -156,6 +158,7 @@ class Controller:
             "topics": lambda _p: self._on_topics(),
             "deletes": lambda _p: self._on_deletes(),
             "shutdowns": lambda _p: self._on_shutdowns(),
+            "partitions": lambda _p: self._on_partition_changes(),
             "alter": self._on_alter,
         }
         next_preferred = time.monotonic() + self.preferred_interval_s
@@ -340,6 +343,20 @@ class Controller:
                 leader = next((r for r in isr if r in live), NO_LEADER)
                 changes[(topic, p)] = PartitionState(leader, 0, isr, self.epoch)
         self._write(changes)
+
+    def _on_partition_changes(self) -> None:
+        """Partitions were added to assignments: give them states, then drop the requests."""
+        requests = self.store.partition_change_requests()
+        if not requests:
+            return
+        self._on_topics()
+
+        def ops(txn: Any) -> None:
+            for name in requests:
+                txn.delete(f"{PARTITION_CHANGES}/{name}")
+
+        topics = sorted({name.rsplit("-", 1)[0] for name in requests})
+        self.store.fenced(self.lease, ops, topics)
 
     def _on_deletes(self) -> None:
         for topic in self.store.delete_requests():

@@ -277,10 +277,26 @@ class ClusterNode:
         self.store.create_topic(assignment, configs)
         return assignment
 
+    def add_partitions(self, name: str, count: int) -> None:
+        """Grow a topic to ``count`` partitions (raises StateChanged, AssignmentError)."""
+        meta = self.metadata.topics[name]
+        current = len(meta.assignment.replicas)
+        rf = len(next(iter(meta.assignment.replicas.values())))
+        live = sorted(self.store.live_brokers())
+        spread = assign_replicas(live, count, rf, uuid.uuid4().int % max(len(live), 1))
+        self.store.add_partitions(name, {p: spread[p] for p in range(current, count)})
+
     def wait_for_leaders(self, name: str, timeout: float) -> bool:
         def ready() -> bool:
             meta = self.metadata.topics.get(name)
             return meta is not None and len(meta.states) == len(meta.assignment.replicas)
+
+        return self.metadata.wait_for(ready, timeout)
+
+    def wait_for_partitions(self, name: str, count: int, timeout: float) -> bool:
+        def ready() -> bool:
+            meta = self.metadata.topics.get(name)
+            return meta is not None and len(meta.states) >= count
 
         return self.metadata.wait_for(ready, timeout)
 

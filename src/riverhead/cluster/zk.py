@@ -54,6 +54,7 @@ CONTROLLER_EPOCH = "/controller_epoch"
 METADATA = "/riverhead/metadata"
 DELETE_TOPICS = "/admin/delete_topics"
 SHUTDOWN = "/riverhead/shutdown"
+PARTITION_CHANGES = "/admin/partition_changes"
 PREFERRED = "/admin/preferred_replica_election"
 
 
@@ -97,7 +98,7 @@ class ZkStore:
             return
         self._started = True
         self.client.start(timeout=timeout)
-        for path in (BROKERS, TOPICS, "/config/topics", DELETE_TOPICS, SHUTDOWN):
+        for path in (BROKERS, TOPICS, "/config/topics", DELETE_TOPICS, SHUTDOWN, PARTITION_CHANGES):
             self.client.ensure_path(path)
         for path, value in ((CONTROLLER_EPOCH, b"0"), (METADATA, b'{"topics": []}')):
             with contextlib.suppress(NodeExistsError):
@@ -218,6 +219,25 @@ class ZkStore:
         failures = [r for r in results if isinstance(r, Exception)]
         if failures:
             raise failures[0]
+
+    def add_partitions(self, topic: str, new: dict[int, tuple[int, ...]]) -> None:
+        """Add partitions to a topic's assignment (CAS on the znode) and ask the controller
+        to give them states. Raises :class:`StateChanged` if the topic changed meanwhile."""
+        data, stat = self.client.get(topic_path(topic))
+        assignment = TopicAssignment.from_json(topic, data)
+        merged = TopicAssignment(topic, assignment.topic_id, {**assignment.replicas, **new})
+        txn = self.client.transaction()
+        txn.set_data(topic_path(topic), merged.to_json(), version=stat.version)
+        txn.create(f"{PARTITION_CHANGES}/{topic}-", b"", sequence=True)
+        results = txn.commit()
+        if any(isinstance(r, Exception) for r in results):
+            raise StateChanged(f"topic {topic!r} changed while adding partitions")
+
+    def partition_change_requests(self) -> list[str]:
+        return sorted(self.client.get_children(PARTITION_CHANGES))
+
+    def watch_partition_changes(self, callback: Callable[[], None]) -> None:
+        self.client.ChildrenWatch(PARTITION_CHANGES, lambda _children: callback())
 
     def set_topic_configs(self, topic: str, configs: dict[str, str]) -> None:
         """Write a topic's configs and tell every broker (a notice needs no fencing)."""
