@@ -42,6 +42,7 @@ class ApiKey(IntEnum):
     DELETE_GROUPS = 42
     INCREMENTAL_ALTER_CONFIGS = 44
     OFFSET_DELETE = 47
+    OFFSET_FOR_LEADER_EPOCH = 23
     DESCRIBE_LOG_DIRS = 35
     ALTER_PARTITION = 56
 
@@ -72,6 +73,7 @@ SUPPORTED: dict[int, tuple[int, int]] = {
     ApiKey.ALTER_CONFIGS: (0, 2),
     ApiKey.CREATE_PARTITIONS: (0, 3),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: (0, 1),
+    ApiKey.OFFSET_FOR_LEADER_EPOCH: (2, 4),
     ApiKey.DESCRIBE_LOG_DIRS: (1, 4),
     ApiKey.ALTER_PARTITION: (2, 2),  # broker to controller (riverhead.cluster)
 }
@@ -100,6 +102,7 @@ FLEXIBLE_FROM: dict[int, int] = {
     ApiKey.ALTER_CONFIGS: 2,
     ApiKey.CREATE_PARTITIONS: 2,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: 1,
+    ApiKey.OFFSET_FOR_LEADER_EPOCH: 4,
     ApiKey.DESCRIBE_LOG_DIRS: 2,
     ApiKey.ALTER_PARTITION: 0,
 }
