@@ -88,6 +88,8 @@ def latency(bootstrap: str, topic: str, rate: int, seconds: float) -> tuple[floa
 
         return callback
 
+    p.produce(topic, b"warm-up")  # connections and metadata are not part of the latency
+    p.flush(10)
     total = int(rate * seconds)
     start = time.perf_counter()
     for i in range(total):
