@@ -17,16 +17,25 @@ from confluent_kafka import KafkaError, Producer
 
 from tests.cluster.test_replication_basics import create
 from tests.support.cluster import Cluster
-from tests.support.workload import VerifiableProducer, check_history, replica_batches
+from tests.support.workload import (
+    VerifiableConsumer,
+    VerifiableProducer,
+    check_history,
+    replica_batches,
+)
 
 pytestmark = pytest.mark.cluster
 
 TOPIC = "faults"
 
 
+OBSERVERS: dict[int, VerifiableConsumer] = {}  # id(producer) -> its concurrent consumer
+
+
 def start_load(cluster: Cluster) -> VerifiableProducer:
     create(cluster, TOPIC)
     producer = VerifiableProducer(cluster.bootstrap, TOPIC).start()
+    OBSERVERS[id(producer)] = VerifiableConsumer(cluster.bootstrap, TOPIC).start()
     producer.wait_acked(200)
     return producer
 
@@ -35,7 +44,10 @@ def finish(cluster: Cluster, producer: VerifiableProducer) -> dict[str, int]:
     producer.wait_acked(200)  # liveness: writes succeed again after the fault
     cluster.wait_for_isr(TOPIC, 3, timeout=40)
     producer.stop()
-    stats = check_history(producer, cluster.bootstrap)
+    observer = OBSERVERS.pop(id(producer))
+    observer.stop()
+    stats = check_history(producer, cluster.bootstrap, observed=observer)
+    assert stats["observed"] > 0, "the concurrent consumer read nothing"
     # Identical replicas once healed: wait until every follower has the leader's log end.
     time.sleep(1.0)
     for proc in cluster.brokers.values():

@@ -76,13 +76,18 @@ class Cluster:
             proxy.close()
 
     def isolate(self, node: int) -> None:
-        """Cut ``node`` off from ZooKeeper and from every client and peer."""
+        """Cut ``node`` off from ZooKeeper, from every client and peer reaching it, and
+        from the peers it reaches (its fetchers and its requests to the controller)."""
         self.zk_proxies[node].partition()
         self.proxies[node].partition()
+        for other, proxy in self.proxies.items():
+            if other != node:
+                proxy.block_clients({f"replica-{node}", f"broker-{node}"})
 
     def heal(self, node: int) -> None:
         self.zk_proxies[node].heal()
-        self.proxies[node].heal()
+        for proxy in self.proxies.values():
+            proxy.heal()
 
     @property
     def bootstrap(self) -> str:

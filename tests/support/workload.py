@@ -9,7 +9,10 @@ from offset 0 and checks the invariants of the replication fault plan:
 * each (partition, offset) holds one value, and it is the value the ack named;
 * no value appears twice (the idempotent producer must not duplicate);
 * values read that were never acknowledged come only from sends whose outcome was
-  uncertain (timed out), never from a definite failure before append.
+  uncertain (timed out), never from a definite failure before append;
+* everything a :class:`VerifiableConsumer` saw *during* the faults is in the final log at
+  the same offset: no consumer read data that was later truncated (reads stay below the
+  high watermark).
 """
 
 from __future__ import annotations
@@ -107,6 +110,43 @@ class VerifiableProducer:
         self.producer.flush(60)
 
 
+@dataclass
+class VerifiableConsumer:
+    """Reads partition 0 from offset 0 in the background, recording what it sees."""
+
+    bootstrap: str
+    topic: str
+    seen: list[tuple[int, int]] = field(default_factory=list)  # (offset, value)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> VerifiableConsumer:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": "observer",
+                "enable.auto.commit": False,
+                "topic.metadata.refresh.interval.ms": 1000,
+            }
+        )
+        c.assign([TopicPartition(self.topic, 0, 0)])
+        while not self._stop.is_set():
+            msg = c.poll(0.2)
+            if msg is not None and msg.error() is None:
+                self.seen.append((msg.offset(), int(msg.value())))
+        c.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+
 def read_all(
     bootstrap: str, topic: str, partitions: int, ends: dict[int, int]
 ) -> dict[int, list[tuple[int, int]]]:
@@ -129,7 +169,10 @@ def read_all(
 
 
 def check_history(
-    producer: VerifiableProducer, bootstrap: str, partitions: int = 1
+    producer: VerifiableProducer,
+    bootstrap: str,
+    partitions: int = 1,
+    observed: VerifiableConsumer | None = None,
 ) -> dict[str, int]:
     ends: dict[int, int] = {p: 0 for p in range(partitions)}
     for p, off in producer.acked.values():
@@ -154,8 +197,20 @@ def check_history(
         problems.append(f"{len(moved)} values read at another offset than acked, e.g. {moved[:5]}")
     if aborted:
         problems.append(f"{len(aborted)} values read although their send failed definitely")
+    if observed is not None:
+        final = dict(read[0])
+        dirty = [(o, v) for o, v in observed.seen if final.get(o) != v]
+        if dirty:
+            problems.append(
+                f"{len(dirty)} reads during the faults are not in the final log: {dirty[:5]}"
+            )
     assert not problems, "; ".join(problems)
-    return {"acked": len(producer.acked), "failed": len(producer.failed), "read": len(seen)}
+    return {
+        "acked": len(producer.acked),
+        "failed": len(producer.failed),
+        "read": len(seen),
+        "observed": len(observed.seen) if observed is not None else 0,
+    }
 
 
 def replica_batches(log_dir: Path, topic: str, partition: int) -> list[tuple[int, int, int]]:

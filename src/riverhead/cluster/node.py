@@ -131,7 +131,12 @@ class ClusterNode:
         self._running = False
         self._work.put(("stop", None))
         if self.controller is not None:
+            # Hand the role over now, not when the session closes after the fetchers stop.
             self.controller.stop()
+            try:
+                self.store.resign(self.controller.lease)
+            except Exception as exc:  # deposed already: nothing to hand over
+                log.info("resigning as controller: %s", exc)
         self.replicas.stop()
         self.store.stop()
         self._thread.join(timeout=5)
