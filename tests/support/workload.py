@@ -51,7 +51,11 @@ class VerifiableProducer:
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": 5,
-                "message.timeout.ms": 60000,
+                # A black-holed leader holds requests until they time out, and the idempotent
+                # producer cannot move on before: keep both timeouts short (a timed-out
+                # send is "uncertain", never counted as acknowledged nor as refused).
+                "message.timeout.ms": 30000,
+                "request.timeout.ms": 5000,
                 "topic.metadata.refresh.interval.ms": 1000,
                 "error_cb": self._on_error,
             }
