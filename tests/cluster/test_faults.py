@@ -48,14 +48,28 @@ def finish(cluster: Cluster, producer: VerifiableProducer) -> dict[str, int]:
     observer.stop()
     stats = check_history(producer, cluster.bootstrap, observed=observer)
     assert stats["observed"] > 0, "the concurrent consumer read nothing"
-    # Identical replicas once healed: wait until every follower has the leader's log end.
-    time.sleep(1.0)
+    # Identical replicas once healed: every follower reaches the high watermark, which
+    # (no more writes, full ISR) is the leader's log end.
+    wait_caught_up(cluster)
     for proc in cluster.brokers.values():
         proc.stop()
     logs = [replica_batches(p.data_dir / "logs", TOPIC, 0) for p in cluster.brokers.values()]
     assert logs[0] == logs[1] == logs[2], "replicas diverged"
     assert logs[0][-1][1] + 1 >= max(off for _, off in producer.acked.values()) + 1
     return stats
+
+
+def wait_caught_up(cluster: Cluster, timeout: float = 30.0) -> None:
+    from riverhead.cli.cluster import _replica_lags
+
+    endpoints = {n: ("127.0.0.1", p.port) for n, p in cluster.brokers.items()}
+
+    def caught_up() -> bool:
+        lags = {k: v for k, v in _replica_lags(endpoints, 5.0).items() if k[1] == TOPIC}
+        return len(lags) == 3 and set(lags.values()) == {0}
+
+    cluster.wait_until(caught_up, timeout, "every replica at the high watermark")
+    time.sleep(1.0)  # a few more follower fetches: the high watermark they know is final
 
 
 def wait_new_leader(cluster: Cluster, old: int) -> int:

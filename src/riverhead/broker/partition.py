@@ -71,6 +71,8 @@ class Partition:
         self.replicas: tuple[int, ...] = (node_id,)
         self.isr: tuple[int, ...] = (node_id,)
         self.leader_state: LeaderReplicaState | None = None
+        # Follower: the leader's high watermark from the last fetch response (unclipped).
+        self.leader_high_watermark = 0
         if replicated:
             log.high_watermark_follows_leo = False
         elif self.epochs.latest_epoch < 0:
@@ -196,6 +198,7 @@ class Partition:
                     pos += header.size
                 self.log.append_raw(data)
             leo = self.log.log_end_offset
+            self.leader_high_watermark = leader_high_watermark
             hw = min(leader_high_watermark, leo)
             if hw > self.log.high_watermark:
                 self.log.high_watermark = hw
@@ -213,6 +216,12 @@ class Partition:
             self.epochs.truncate_from_end(self.log.log_end_offset)
             self.producers = ProducerStateManager()
             self.producers.rebuild(self.log.iter_batch_headers(self.log.log_start_offset))
+
+    def lag(self) -> int:
+        """How far this replica's log end is behind the partition's high watermark (0 for
+        the leader; a follower measures against the leader's, as last fetched)."""
+        hw = self.log.high_watermark if self.is_leader else self.leader_high_watermark
+        return max(0, hw - self.log.log_end_offset)
 
     def producer_snapshot(self) -> dict[str, Any]:
         with self.lock:

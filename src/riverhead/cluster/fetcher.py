@@ -75,6 +75,7 @@ class FetcherThread:
         self._lock = threading.Condition()
         self._running = True
         self._channel: Channel | None = None
+        self._errors: dict[TP, int] = {}  # last error logged per partition
         self._thread = threading.Thread(
             target=self._run, name=f"riverhead-fetcher-{leader_id}", daemon=True
         )
@@ -203,7 +204,18 @@ class FetcherThread:
                 log.warning("%s-%d: cannot append fetched data: %s", part.topic, part.index, exc)
                 return True
             self._on_appended(part)
+            self._errors.pop((part.topic, part.index), None)
             return False
+        tp = (part.topic, part.index)
+        if self._errors.get(tp) != error:  # log each change of error, not every retry
+            self._errors[tp] = error
+            log.info(
+                "%s-%d: fetch from leader %d: %s",
+                part.topic,
+                part.index,
+                self.leader_id,
+                ErrorCode(error).name,
+            )
         if error == ErrorCode.OFFSET_OUT_OF_RANGE:
             leo = part.log.log_end_offset
             if leo < int(p.log_start_offset):

@@ -1,8 +1,9 @@
 """DescribeLogDirs (key 35), v1-4: the replicas this broker holds, per log directory.
 
 Per partition: its size in bytes and ``offset_lag`` = max(0, high watermark - log end
-offset), Kafka's definition: how far a follower's log end is behind the high watermark
-it knows (0 for a leader). A null topic list means every partition. Used by
+offset): how far this replica's log end is behind the partition's high watermark (0 for
+the leader; a follower uses the leader's high watermark from its last fetch response,
+not its own, which never exceeds its log end). A null topic list means every partition. Used by
 ``riverhead cluster info`` and Kafka's ``kafka-log-dirs.sh``.
 """
 
@@ -30,7 +31,7 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
             {
                 "partition_index": index,
                 "partition_size": plog.size_bytes,
-                "offset_lag": max(0, plog.high_watermark - plog.log_end_offset),
+                "offset_lag": part.lag(),
                 "is_future_key": False,
             }
         )
