@@ -9,8 +9,9 @@ when packets are dropped; peers notice only by timeouts):
   client ids — how a broker's *outgoing* links are cut (Riverhead's inter-broker clients
   name themselves ``replica-<id>`` and ``broker-<id>``).
 
-``heal()`` closes every connection (a healed network shows broken TCP streams) and lifts
-both. One thread per direction per connection; stopped by :meth:`close`.
+``heal()`` closes the black-holed connections (a healed network shows their TCP streams
+broken) and lifts both; connections that kept flowing stay up. One thread per direction
+per connection; stopped by :meth:`close`.
 """
 
 from __future__ import annotations
@@ -66,9 +67,10 @@ class FaultProxy:
         self._blocked_clients = frozenset(client_ids)
 
     def heal(self) -> None:
+        """Close the black-holed connections (only those) and lift both kinds of block."""
         with self._lock:
-            links = list(self._links)
-            self._links.clear()
+            links = [link for link in self._links if self._held(link) or self._closed.is_set()]
+            self._links.difference_update(links)
         for link in links:
             for sock in link.sockets:
                 with contextlib.suppress(OSError):
