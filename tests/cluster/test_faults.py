@@ -60,12 +60,12 @@ def finish(cluster: Cluster, producer: VerifiableProducer) -> dict[str, int]:
 
 
 def wait_caught_up(cluster: Cluster, timeout: float = 30.0) -> None:
-    from riverhead.cli.cluster import _replica_lags
+    from riverhead.cli.cluster import replica_lags
 
     endpoints = {n: ("127.0.0.1", p.port) for n, p in cluster.brokers.items()}
 
     def caught_up() -> bool:
-        lags = {k: v for k, v in _replica_lags(endpoints, 5.0).items() if k[1] == TOPIC}
+        lags = {k: v for k, v in replica_lags(endpoints, 5.0).items() if k[1] == TOPIC}
         return len(lags) == 3 and set(lags.values()) == {0}
 
     cluster.wait_until(caught_up, timeout, "every replica at the high watermark")

@@ -220,7 +220,7 @@ def status(directory: DirOption = None, fmt: FormatOption = Format.table) -> Non
 @app.command("info")
 def info(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     """Brokers, controller, and every partition's leader, replicas, ISR and offsets."""
-    from riverhead.cli.topic import _fetch_offsets
+    from riverhead.cli.topic import fetch_offsets
 
     s: Settings = ctx.obj
     probe(s)
@@ -228,11 +228,11 @@ def info(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
     md = client.list_topics(timeout=s.timeout)
     topics = fetch_topics(client, s)
     errors: list[CliError] = []
-    lags = _replica_lags({b.id: (b.host, b.port) for b in md.brokers.values()}, s.timeout)
+    lags = replica_lags({b.id: (b.host, b.port) for b in md.brokers.values()}, s.timeout)
     brokers = sorted(md.brokers.values(), key=lambda b: b.id)
     partitions: list[dict[str, Any]] = []
     for topic in topics:
-        offsets = _fetch_offsets(client, s, topic, errors) if topic.partitions else {}
+        offsets = fetch_offsets(client, s, topic, errors) if topic.partitions else {}
         for p in topic.partitions:
             off = offsets.get(p.id)
             partitions.append(
@@ -293,7 +293,7 @@ def info(ctx: typer.Context, fmt: FormatOption = Format.table) -> None:
         raise errors[0]
 
 
-def _replica_lags(
+def replica_lags(
     brokers: dict[int, tuple[str, int]], timeout: float
 ) -> dict[tuple[int, str, int], int]:
     """(broker, topic, partition) -> offset lag, from each broker's DescribeLogDirs."""

@@ -118,7 +118,7 @@ def describe(
     client = admin_client(s)
     topic = fetch_topic(client, s, name)
     errors: list[CliError] = []
-    offsets = _fetch_offsets(client, s, topic, errors)
+    offsets = fetch_offsets(client, s, topic, errors)
     configs = _fetch_configs(client, s, name, errors)
     if fmt is Format.json:
         print_json(describe_json(topic, offsets, configs))
@@ -178,7 +178,7 @@ def _future_error(future: Any, s: Settings, context: str) -> CliError | None:
     return None
 
 
-def _fetch_offsets(
+def fetch_offsets(
     client: Any, s: Settings, topic: TopicInfo, errors: list[CliError]
 ) -> dict[int, OffsetRange]:
     """Log start offset and high watermark per partition (ListOffsets earliest/latest)."""

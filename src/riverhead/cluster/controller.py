@@ -212,7 +212,7 @@ class Controller:
             len(view.states),
         )
         self._on_topics()
-        self._reelect(set(), set(view.live))
+        self._reelect(set())
         self._on_deletes()
         self._on_shutdowns()
 
@@ -286,9 +286,11 @@ class Controller:
         view.shutting &= set(now)
         if lost or new:
             log.info("brokers: lost %s, new %s, live %s", sorted(lost), sorted(new), sorted(now))
-        self._reelect(lost, new)
+        self._reelect(lost)
 
-    def _reelect(self, lost: set[int], new: set[int]) -> None:
+    def _reelect(self, lost: set[int]) -> None:
+        """Drop ``lost`` brokers from ISRs and elect leaders where none is live (offline
+        partitions included, so a returning ISR replica takes over)."""
         view = self._view
         live = set(view.live) - lost
         candidates = live - view.shutting
