@@ -93,15 +93,12 @@ def test_leader_kill_9_twice(cluster: Cluster) -> None:
 def test_leader_clean_shutdown_moves_leadership_first(cluster: Cluster) -> None:
     producer = start_load(cluster)
     old = cluster.leader(TOPIC)
-    started = time.monotonic()
     assert cluster.brokers[old].stop() == 0
-    elapsed = time.monotonic() - started
     assert cluster.leader(TOPIC) not in (old, -1)  # moved before the process exited
     producer.wait_acked(100)
     cluster.brokers[old].start()
     stats = finish(cluster, producer)
     assert stats["acked"] >= 400
-    assert elapsed < 15
 
 
 def test_controller_kill_9(cluster: Cluster) -> None:

@@ -207,15 +207,15 @@ class Partition:
     def truncate(self, offset: int) -> None:
         """Drop everything from ``offset`` on (a follower diverged from its leader)."""
         with self.lock:
-            # Epochs that start at or after the point go even when no data does: a leader
-            # that wrote nothing in its epoch still has the epoch's entry (from make_leader).
+            truncated = offset < self.log.log_end_offset
+            if truncated:
+                self.log.truncate_to(offset)  # whole batches: may end below ``offset``
+            # Epochs starting at or after the new end go even when no data did: a leader
+            # that wrote nothing in its epoch still has the epoch's entry (make_leader).
             self.epochs.truncate_from_end(min(offset, self.log.log_end_offset))
-            if offset >= self.log.log_end_offset:
-                return
-            self.log.truncate_to(offset)
-            self.epochs.truncate_from_end(self.log.log_end_offset)
-            self.producers = ProducerStateManager()
-            self.producers.rebuild(self.log.iter_batch_headers(self.log.log_start_offset))
+            if truncated:
+                self.producers = ProducerStateManager()
+                self.producers.rebuild(self.log.iter_batch_headers(self.log.log_start_offset))
 
     def lag(self) -> int:
         """How far this replica's log end is behind the partition's high watermark (0 for

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
+from riverhead.cluster.alter_partition import decode_results, encode_request
 from riverhead.cluster.channel import Channel, ChannelError
 from riverhead.cluster.controller import Controller, IsrChange, IsrResult
 from riverhead.cluster.election import assign_replicas
@@ -97,6 +98,7 @@ class ClusterNode:
         self._running = False
         self._thread = threading.Thread(target=self._run, name="riverhead-cluster", daemon=True)
         self._controller_channel: Channel | None = None
+        self._lost = False  # the ZooKeeper session expired: register again on reconnect
         self._channel_lock = threading.Lock()
 
     # ---- life cycle -------------------------------------------------------------------
@@ -158,11 +160,9 @@ class ClusterNode:
 
     def _leads_nothing_movable(self) -> bool:
         for meta in list(self.metadata.topics.values()):
-            for index, st in meta.states.items():
-                others = [b for b in st.isr if b != self.node_id]
-                if st.leader == self.node_id and others:
+            for st in meta.states.values():
+                if st.leader == self.node_id and any(b != self.node_id for b in st.isr):
                     return False
-                _ = index
         return True
 
     # ---- the node's thread ------------------------------------------------------------
@@ -195,7 +195,7 @@ class ClusterNode:
             self.controller.stop()
         if event == "LOST":
             self._lost = True
-        elif event == "CONNECTED" and getattr(self, "_lost", False):
+        elif event == "CONNECTED" and self._lost:
             self._lost = False
             log.warning("ZooKeeper session was lost: registering again")
             self._register()
@@ -317,8 +317,6 @@ class ClusterNode:
         endpoint = self.endpoint(target)
         if endpoint is None:
             return [IsrResult(ErrorCode.NOT_CONTROLLER) for _ in changes]
-        from riverhead.cluster.alter_partition import decode_results, encode_request
-
         with self._channel_lock:
             channel = self._controller_channel
             if channel is None or channel.address != endpoint:
