@@ -12,14 +12,16 @@ $(STAMP): pyproject.toml
 		{ echo "error: Python 3.11+ is needed (found $$($(PYTHON) --version)); hint: PYTHON=python3.11 make ..."; exit 1; }
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench,spark]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench,spark,console]'
 	touch $(STAMP)
 
-# Debian packages the tests use: kcat (a real client) and ZooKeeper (clusters).
+# Debian packages the tests use: kcat (a real client), ZooKeeper (clusters) and chromium
+# (the console's browser tests drive it with Playwright; no browser is downloaded).
 system-deps:
-	@{ command -v kcat >/dev/null 2>&1 && [ -f /usr/share/java/zookeeper.jar ]; } || { \
+	@{ command -v kcat >/dev/null 2>&1 && [ -f /usr/share/java/zookeeper.jar ] && \
+		[ -x /usr/bin/chromium ]; } || { \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) apt-get install -y -qq --no-install-recommends kcat zookeeper >/dev/null; }
+		$(SUDO) apt-get install -y -qq --no-install-recommends kcat zookeeper chromium >/dev/null; }
 
 demo: $(STAMP)
 	$(BIN)/python examples/ecommerce/demo.py

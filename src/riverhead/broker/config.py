@@ -84,6 +84,11 @@ DEFAULTS: dict[str, str] = {
     "auto.leader.rebalance.enable": "true",
     "leader.imbalance.check.interval.seconds": "300",
     "controlled.shutdown.enable": "true",
+    # Monitoring (riverhead.broker.metrics_server): http://host:port, port 0 = any free
+    # port (reported by DescribeConfigs), empty = no endpoint and no counting.
+    "metrics.listener": "http://127.0.0.1:0",
+    "metrics.partition.series.max": "10000",
+    "logger.format": "text",  # text or json (riverhead.logging_setup)
 }
 
 # RIVERHEAD_* variables that are not broker config keys (tools' own settings).

@@ -9,7 +9,9 @@ handler is logged with its traceback and also closes only that connection.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable
 
 from riverhead.broker.connection import Connection, FileChunk
@@ -43,6 +45,7 @@ from riverhead.broker.handlers import (
     produce,
     sync_group,
 )
+from riverhead.broker.metrics import BrokerMetrics
 from riverhead.broker.request import Reply, Request, _NoResponse
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.apis import ApiKey, api_name, is_supported
@@ -93,6 +96,7 @@ class Dispatcher:
         self.resume: Resume = lambda conn, parts: None  # set by the server to engine.resume
 
     def __call__(self, conn: Connection, frame: memoryview) -> Parts | _Parked | None:
+        started = time.perf_counter_ns()
         try:
             header = parse_request_header(frame)
         except FrameError as exc:
@@ -112,7 +116,11 @@ class Dispatcher:
                 header.client_id,
             )
             return None
-        request = Request(header, frame, conn, self.resume)
+        metrics = self.state.metrics
+        resume = self.resume
+        if metrics is not None:  # a parked request is timed until its answer is queued
+            resume = functools.partial(_timed_resume, resume, metrics, header.api_key, started)
+        request = Request(header, frame, conn, resume)
         try:
             reply = handler(self.state, request)
         except (RequestDecodeError, ProduceDecodeError) as exc:
@@ -135,9 +143,11 @@ class Dispatcher:
         if isinstance(reply, _Parked):
             return PARKED
         if isinstance(reply, _NoResponse):
+            if metrics is not None:
+                metrics.request(header.api_key, time.perf_counter_ns() - started)
             return []
         try:
-            return request.frame_reply(reply)
+            parts = request.frame_reply(reply)
         except Exception:
             log.exception(
                 "closing %s: cannot encode the %s v%d response",
@@ -146,3 +156,18 @@ class Dispatcher:
                 header.api_version,
             )
             return None
+        if metrics is not None:
+            metrics.request(header.api_key, time.perf_counter_ns() - started)
+        return parts
+
+
+def _timed_resume(
+    resume: Resume,
+    metrics: BrokerMetrics,
+    api_key: int,
+    started: int,
+    conn: Connection,
+    parts: list[bytes | FileChunk] | None,
+) -> None:
+    metrics.request(api_key, time.perf_counter_ns() - started)
+    resume(conn, parts)

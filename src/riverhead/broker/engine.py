@@ -28,6 +28,7 @@ import logging
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -71,6 +72,8 @@ class RequestEngine:
         self._running = False
         self._pool: list[threading.Thread] = []
         self.busy_threads = 0  # threads currently handling a connection (for metrics)
+        # Called with the nanoseconds a thread spent serving a connection (metrics on).
+        self.on_busy: Callable[[int], None] | None = None
 
     # ---- life cycle ---------------------------------------------------------------
     def listen(self, host: str, port: int, backlog: int = 1024) -> int:
@@ -132,6 +135,7 @@ class RequestEngine:
             # Leaving the ``with`` promotes a follower; this thread now serves ``conn``.
             if conn is not None:
                 self.busy_threads += 1
+                started = time.perf_counter_ns()
                 try:
                     self._serve(conn, mask)
                 except Exception:  # a handler bug must not kill the pool thread
@@ -139,6 +143,8 @@ class RequestEngine:
                     self._close(conn)
                 finally:
                     self.busy_threads -= 1
+                    if self.on_busy is not None:
+                        self.on_busy(time.perf_counter_ns() - started)
 
     def _accept(self, listener: socket.socket) -> None:
         while True:

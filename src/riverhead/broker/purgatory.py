@@ -69,6 +69,11 @@ class Purgatory:
         with self._lock:
             return len(self._timers)
 
+    def pending(self) -> list[DelayedOperation]:
+        """Operations still waiting (for metrics; a snapshot)."""
+        with self._lock:
+            return [op for _, _, op in self._timers if not op.done]
+
     def watch(self, op: DelayedOperation) -> None:
         """Park ``op``; completes it at once if it became ready meanwhile."""
         with self._lock:

@@ -18,6 +18,7 @@ from types import FrameType
 from riverhead.broker.config import BrokerConfig, ConfigError
 from riverhead.broker.dispatch import Dispatcher
 from riverhead.broker.engine import RequestEngine
+from riverhead.broker.metrics_server import MetricsServer, start_metrics
 from riverhead.broker.state import BrokerState
 
 log = logging.getLogger("riverhead.broker")
@@ -45,6 +46,8 @@ class Broker:
         self.dispatcher.resume = self.engine.resume
         self.ports: list[int] = []
         self._stopped = threading.Event()
+        self.metrics_server: MetricsServer | None = None
+        self.serving = False  # readiness (riverhead.broker.metrics_server)
 
     def start(self) -> None:
         self.state.start()
@@ -58,6 +61,7 @@ class Broker:
             )
             self.config = self.config.with_overrides({"listeners": bound})
             self.state.config = self.config
+        self.metrics_server = start_metrics(self)  # may set the bound metrics port in config
         self.engine.start()
         advertised = self.config.advertised_listeners[0]
         self.state.start_cluster(advertised.host, advertised.port)
@@ -67,12 +71,16 @@ class Broker:
             ", ".join(str(lst) for lst in self.config.listeners),
             ",".join(str(d) for d in self.config.log_dirs),
         )
+        self.serving = True
 
     def stop(self) -> None:
         if self._stopped.is_set():
             return
         self._stopped.set()
         log.info("shutting down")
+        self.serving = False
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         self.engine.stop()
         self.state.shutdown()
         log.info("shut down cleanly")

@@ -23,6 +23,7 @@ from riverhead.broker.config import BrokerConfig
 from riverhead.broker.groups.coordinator import GroupCoordinator
 from riverhead.broker.groups.store import TOPIC as OFFSETS_TOPIC
 from riverhead.broker.groups.store import OffsetStore
+from riverhead.broker.metrics import BrokerMetrics
 from riverhead.broker.partition import Partition
 from riverhead.broker.producer_state import SNAPSHOT_FILE, take_snapshots, write_snapshots
 from riverhead.broker.purgatory import Purgatory
@@ -80,6 +81,7 @@ class BrokerState:
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.log_configs: dict[str, LogConfig] = {}  # effective config of each topic
         self.purgatory = Purgatory()
+        self.metrics: BrokerMetrics | None = None  # set by the server when metrics are on
         self.admin_lock = threading.RLock()
         self.auto_create = config.get_bool("auto.create.topics.enable")
         self.default_partitions = config.get_int("num.partitions")

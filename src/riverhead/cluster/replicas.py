@@ -87,6 +87,8 @@ class ReplicaManager:
         self.partitions: dict[TP, Partition] = {}
         self._isr_wake = threading.Event()
         self._running = False
+        self.isr_shrinks = 0  # ISR changes applied as leader (metrics)
+        self.isr_expands = 0
         self._isr_thread: threading.Thread | None = None
 
     # ---- life cycle -------------------------------------------------------------------
@@ -273,6 +275,10 @@ class ReplicaManager:
         for (part, change), result in zip(changes, results, strict=True):
             if result.error == ErrorCode.NONE and result.state is not None:
                 if part.leader_epoch == result.state.leader_epoch:
+                    if len(result.state.isr) < len(part.isr):
+                        self.isr_shrinks += 1  # metrics; only this thread writes them
+                    else:
+                        self.isr_expands += 1
                     part.set_isr(result.state.isr, result.state.partition_epoch)
                     if part.maybe_advance_hw(self.host.min_isr(part.topic)):
                         self.host.notify((part.topic, part.index))

@@ -131,6 +131,21 @@ def read(
     return topics, total, error
 
 
+def _count_out(state: BrokerState, topics: list[tuple[str, list[FetchPartition]]]) -> None:
+    """Bytes out per topic, for metrics: once per response, not per readiness check."""
+    metrics = state.metrics
+    if metrics is None:
+        return
+    for name, parts in topics:
+        size = 0
+        for p in parts:
+            records = p.records
+            if records is not None:
+                size += len(records) if isinstance(records, bytes) else records.size
+        if size:
+            metrics.fetched(name, size)
+
+
 def _body(version: int, topics: list[tuple[str, list[FetchPartition]]]) -> Body:
     parts, size = encode_response(version, topics)
     return Body(parts, size)  # type: ignore[arg-type]
@@ -151,6 +166,7 @@ class DelayedFetch(DelayedOperation):
 
     def on_complete(self) -> None:
         topics, _, _ = read(self.state, self.req)
+        _count_out(self.state, topics)
         self.request.complete(_body(self.request.version, topics))
 
 
@@ -159,6 +175,7 @@ def handle(state: BrokerState, request: Request) -> Reply:
     topics, total, error = read(state, req, record=True)
     wait_ms = millis(req.max_wait)
     if error or total >= req.min_bytes or wait_ms <= 0:
+        _count_out(state, topics)
         return _body(request.version, topics)
     for _, parts in topics:  # release file chunks read for nothing
         for p in parts:

@@ -120,6 +120,8 @@ def handle(state: BrokerState, request: Request) -> Reply:
             result.log_start_offset = outcome.log_start_offset
             if outcome.error == ErrorCode.NONE:
                 appended.append((topic.name, pdata.index))
+                if state.metrics is not None:
+                    state.metrics.produced(topic.name, header.records_count, len(data))
                 if part.replicated:  # with the leader as the only ISR member: committed now
                     part.maybe_advance_hw(config.min_insync_replicas)
                 last = outcome.last_offset if outcome.last_offset >= 0 else outcome.base_offset
