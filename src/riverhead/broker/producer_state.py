@@ -9,7 +9,10 @@ Kafka's rules (``ProducerStateManager``/``ProducerAppendInfo``), for a batch wit
   batches is a *duplicate* — answered with that batch's original offset, not appended
   again; otherwise the first sequence must follow the last one (modulo 2^31), else
   OUT_OF_ORDER_SEQUENCE_NUMBER;
-* an unknown producer must start at sequence 0.
+* an unknown producer (no state: never seen, or its batches removed by retention or
+  DeleteRecords) may start at any sequence, as in Kafka (``checkSequence`` accepts any
+  sequence when the current epoch is NO_PRODUCER_EPOCH): a producer whose state is gone
+  can go on writing instead of failing fatally.
 
 State is rebuilt on start-up from a snapshot written at clean shutdown plus a scan of the
 batch headers appended after the snapshot's offset, so it survives restarts and crashes
@@ -91,9 +94,7 @@ class ProducerStateManager:
             return OK
         entry = self.producers.get(pid)
         first, last = header.base_sequence, header.last_sequence
-        if entry is None:
-            if first != 0:
-                return SequenceCheck(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+        if entry is None:  # any sequence (see the module docstring)
             return OK
         if header.producer_epoch < entry.epoch:
             return SequenceCheck(ErrorCode.INVALID_PRODUCER_EPOCH)
