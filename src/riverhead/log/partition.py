@@ -575,14 +575,14 @@ class PartitionLog:
         Exact for uncompressed batches (records are decoded) and LogAppendTime batches;
         for a compressed CreateTime batch it returns the batch's base offset and max
         timestamp (the broker never decompresses here). None if no record qualifies.
-        Offsets below the log start offset are reported as the log start offset.
+        Records below the log start offset are skipped (deleted), as in Kafka.
         """
         start_offset = self._log_start
         for seg in self._segments:
             size, seg_next = seg.state
             if seg_next <= start_offset or seg.max_timestamp < timestamp:
                 continue
-            found = seg.find_by_timestamp(timestamp, size)
+            found = seg.find_by_timestamp(timestamp, size, start_offset)
             if found is not None:
                 return max(found[0], start_offset), found[1]
         return None
@@ -607,7 +607,9 @@ class PartitionLog:
         found = best.find_batch(offset, best.size)
         if found is not None:
             header = read_header(best.read_batch(found[0], HEADER_SIZE))
-            offset, _ = best.first_record_at_or_after(found[0], header, max_ts)
+            hit = best.first_record_at_or_after(found[0], header, max_ts)
+            if hit is not None:
+                offset = hit[0]
         return max(offset, start_offset), max_ts
 
     # -- truncation, retention, deletion --------------------------------------------------

@@ -523,41 +523,53 @@ class LogSegment:
                 end = first_end if min_one_batch else start
         return start, end - start, handle
 
-    def find_by_timestamp(self, timestamp: int, size: int) -> tuple[int, int] | None:
-        """``(offset, timestamp)`` of the first record with timestamp >= target within the
-        first ``size`` bytes: the time index gives a starting offset, the offset index a
-        position, then batch headers are scanned by maxTimestamp."""
+    def find_by_timestamp(
+        self, timestamp: int, size: int, start_offset: int = 0
+    ) -> tuple[int, int] | None:
+        """``(offset, timestamp)`` of the first record at or after ``start_offset`` (the log
+        start: records below it are deleted, as Kafka's ``findOffsetByTimestamp`` skips
+        them) with timestamp >= target within the first ``size`` bytes: the time index gives
+        a starting offset, the offset index a position, then batch headers are scanned by
+        maxTimestamp."""
         before = self.time_index.lookup_before(timestamp)
-        pos = 0 if before is None else self.offset_index.lookup(before)[1]
+        pos = 0 if before is None else self.offset_index.lookup(max(before, start_offset))[1]
         for position, header in self.iter_headers(pos, size):
-            if header.max_timestamp >= timestamp:
-                return self.first_record_at_or_after(position, header, timestamp)
+            if header.last_offset >= start_offset and header.max_timestamp >= timestamp:
+                found = self.first_record_at_or_after(position, header, timestamp, start_offset)
+                if found is not None:
+                    return found
         return None
 
     def first_record_at_or_after(
-        self, position: int, header: BatchHeader, timestamp: int
-    ) -> tuple[int, int]:
-        """(offset, timestamp) of the batch's first record with timestamp >= target.
+        self, position: int, header: BatchHeader, timestamp: int, start_offset: int = 0
+    ) -> tuple[int, int] | None:
+        """(offset, timestamp) of the batch's first record at or after ``start_offset`` with
+        timestamp >= target; None if only records below ``start_offset`` qualify.
 
         Only uncompressed CreateTime batches are decoded (per-record work, acceptable on
         the ListOffsets path); otherwise returns (base offset, max timestamp): an
         approximation for compressed CreateTime batches, exact for LogAppendTime.
         """
         if header.compression or header.log_append_time:
-            return header.base_offset, header.max_timestamp
+            return max(header.base_offset, start_offset), header.max_timestamp
         buf = self.read_batch(position, header.size)
         pos = HEADER_SIZE
+        below_start = False
         try:
             for _ in range(header.records_count):
                 length, body = _varint(buf, pos)
                 ts_delta, after = _varint(buf, body + 1)  # skip the attributes byte
                 offset_delta, _ = _varint(buf, after)
                 if header.base_timestamp + ts_delta >= timestamp:
-                    return header.base_offset + offset_delta, header.base_timestamp + ts_delta
+                    if header.base_offset + offset_delta >= start_offset:
+                        return header.base_offset + offset_delta, header.base_timestamp + ts_delta
+                    below_start = True
                 pos = body + length
         except IndexError:
             pass
-        return header.base_offset, header.max_timestamp
+        if below_start:  # the matches are deleted; a later batch may hold the answer
+            return None
+        return max(header.base_offset, start_offset), header.max_timestamp
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:

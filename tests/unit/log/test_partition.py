@@ -217,6 +217,21 @@ def test_offset_for_timestamp_out_of_order(open_log: Opener) -> None:
     assert empty.offset_for_timestamp(0) is None and empty.max_timestamp_entry() is None
 
 
+def test_offset_for_timestamp_skips_records_below_log_start(open_log: Opener) -> None:
+    # As Apache Kafka (found by tests/interop/test_list_offsets.py): a deleted record that
+    # matches is not the answer (it used to be, clamped to the log start offset).
+    log = open_log(LogConfig(index_interval_bytes=1))
+    log.append(build_batch([b"a", b"b", b"c", b"d"], timestamps=[0, 3000, 1000, 2000]),
+               leader_epoch=0)
+    log.append(build_batch([b"e"], timestamps=[4000]), leader_epoch=0)
+    assert log.offset_for_timestamp(1500) == (1, 3000)
+    log.delete_records_before(2)
+    assert log.offset_for_timestamp(1500) == (3, 2000)
+    assert log.offset_for_timestamp(500) == (2, 1000)
+    log.delete_records_before(4)
+    assert log.offset_for_timestamp(1500) == (4, 4000)
+
+
 def test_max_timestamp_entry_exact_record(open_log: Opener) -> None:
     log = open_log()
     log.append(build_batch([b"a", b"b", b"c"], timestamps=[10, 90, 20]), leader_epoch=0)

@@ -2,7 +2,7 @@
 
 Latest is the high watermark (also for read_committed: the last stable offset equals it
 without transactions). By time: the offset of the first record whose timestamp is at or
-after the target, or offset -1 / timestamp -1 when there is none.
+after the target, or offset -1 / timestamp -1 / leader epoch -1 when there is none.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def _lookup(state: BrokerState, topic: str, index: int, timestamp: int) -> dict[
         found = plog.offset_for_timestamp(timestamp)
         if found is not None:
             out["offset"], out["timestamp"] = found
+    if out["offset"] == -1:  # nothing found: no epoch either (as Kafka answers)
+        out["leader_epoch"] = -1
     return out
 
 
