@@ -1,0 +1,253 @@
+"""The bolts the dataflow DSL (:mod:`riverhead.stream.dsl`) compiles to.
+
+Every step's stream has the fields :data:`FIELDS`::
+
+    key    the record key (None until a key_by)         value  the record (any JSON value)
+    ts     event time, ms; None marks a *punctuation*   wm     the emitting task's watermark
+    wch    the emitting task's watermark channel        src    source partition "topic:p"
+    off    the offset in ``src`` (None after a window)
+
+**Watermarks flow with the data**: each step tracks the watermark of each upstream task
+(:class:`~riverhead.stream.time.WatermarkTracker`, channel = ``wch``) and stamps its own
+on what it emits. A step that emits nothing for a record (a filter dropping it) still
+passes watermark progress on as a *punctuation* tuple (``ts`` None, never shown to user
+functions): at once when its watermark moved by ``punctuate_ms`` since it last emitted,
+and from ``tick``. :class:`KeyByStep` sends punctuations to *every* partition of the
+repartition topic behind it (and every task), so each window task hears every upstream
+task's progress. A bounded test source ends with the watermark :data:`MAX_WATERMARK`.
+
+Stateful steps (:class:`WindowStep`, :class:`JoinStep`) keep one store per input
+partition; under ``riverhead stream run`` each store is backed by a compacted changelog
+topic, restored when the repartition topic's partition is assigned to this worker and
+dropped when it is revoked (see :mod:`riverhead.stream.stateful`). All steps run on
+their task's thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from riverhead.stream.components import Bolt, Context, Spout
+from riverhead.stream.groupings import key_bytes, stable_hash
+from riverhead.stream.kafka import SPOUT_FIELDS
+from riverhead.stream.state.changelog import partition_for, topic_partitions
+from riverhead.stream.time import MAX_WATERMARK, NO_WATERMARK, WatermarkTracker
+from riverhead.stream.tuples import Tuple
+
+FIELDS = ("key", "value", "ts", "wm", "wch", "src", "off")
+LATE_STREAM = "late"
+Fn = Callable[[Any], Any]
+
+
+class Step(Bolt):
+    """Base of the DSL's bolts: watermark tracking over upstream tasks, punctuations."""
+
+    outputs = FIELDS
+    tick_interval = 0.1
+
+    def __init__(self, name: str, *, idle_timeout: float = 30.0,
+                 punctuate_ms: int = 1000) -> None:
+        self.name = name
+        self.idle_timeout = idle_timeout
+        self.punctuate_ms = punctuate_ms
+        self.now: Callable[[], float] = time.monotonic
+
+    def prepare(self, context: Context) -> None:
+        self.context = context
+        self.tracker = WatermarkTracker(0, self.idle_timeout)
+        self.channel = f"{context.component_id}@{context.worker_index}.{context.task_index}"
+        self.out_wm = NO_WATERMARK
+        self.open_step(context)
+
+    def open_step(self, context: Context) -> None:
+        """Subclass hook, called at the end of ``prepare``."""
+
+    @property
+    def wm(self) -> int:
+        return self.tracker.current(self.now())
+
+    def process(self, tup: Tuple) -> None:
+        v = tup.values
+        self.tracker.advance(v[4], v[3], self.now())
+        if v[2] is None:
+            self.on_watermark(tup)
+            self.ack(tup)
+        else:
+            self.on_record(tup)
+        self.maybe_punctuate()
+
+    def on_record(self, tup: Tuple) -> None:
+        """Handle one data tuple (must ack or fail it)."""
+        raise NotImplementedError
+
+    def on_watermark(self, tup: Tuple | None) -> None:
+        """The watermark may have moved (a punctuation arrived, or a tick)."""
+
+    def out(self, key: Any, value: Any, ts: int | None, src: Any, off: Any,
+            anchors: Tuple | None, stream: str = "default") -> None:
+        wm = self.wm
+        self.emit((key, value, ts, wm, self.channel, src, off), anchors=anchors, stream=stream)
+        if stream == "default" and wm > self.out_wm:
+            self.out_wm = wm
+
+    def maybe_punctuate(self, force: bool = False) -> None:
+        wm = self.wm
+        if wm > self.out_wm and (force or wm >= self.out_wm + self.punctuate_ms
+                                 or wm == MAX_WATERMARK):
+            self.punctuate(wm)
+            self.out_wm = wm
+
+    def punctuate(self, wm: int) -> None:
+        self.emit((None, None, None, wm, self.channel, None, None))
+
+    def tick(self) -> None:
+        self.on_watermark(None)
+        self.maybe_punctuate(force=True)
+
+
+class SourceStep(Step):
+    """Kafka spout tuples to step tuples: event time from ``timestamp(value)`` (default:
+    the record timestamp), watermark per source partition = max event time seen minus
+    ``max_out_of_orderness_ms``; partition ``-1`` marks the end of a bounded input."""
+
+    def __init__(self, name: str, timestamp: Fn | None = None,
+                 max_out_of_orderness_ms: int = 0, **kw: Any) -> None:
+        super().__init__(name, **kw)
+        self.timestamp = timestamp
+        self.ooo = max_out_of_orderness_ms
+
+    def open_step(self, context: Context) -> None:
+        self.partitions = WatermarkTracker(self.ooo, self.idle_timeout)
+
+    @property
+    def wm(self) -> int:
+        return self.partitions.current(self.now())
+
+    def process(self, tup: Tuple) -> None:
+        key, value, _h, topic, partition, offset, rts = tup.values
+        if partition == -1:  # end of a bounded input
+            self.partitions.advance(f"{topic}:eoi", MAX_WATERMARK, 0.0)
+            for ch in list(self.partitions.snapshot()):
+                self.partitions.advance(ch, MAX_WATERMARK, self.now())
+            self.ack(tup)
+            self.maybe_punctuate()
+            return
+        ts = rts if self.timestamp is None else self.timestamp(value)
+        if not isinstance(ts, int):
+            raise ValueError(f"{self.name}: event time must be an int (ms), got {ts!r}")
+        src = f"{topic}:{partition}"
+        self.partitions.observe(src, ts, self.now())
+        self.out(key, value, ts, src, offset, tup)
+        self.ack(tup)
+        self.maybe_punctuate()
+
+
+class MapStep(Step):
+    """``fn(value) -> iterable of values`` (``flat``) or ``-> value``; ``predicate``
+    mode keeps values for which ``fn`` is true; ``keyed`` mode sets the key."""
+
+    def __init__(self, name: str, fn: Fn, mode: str, **kw: Any) -> None:
+        super().__init__(name, **kw)
+        self.fn = fn
+        self.mode = mode
+
+    def on_record(self, tup: Tuple) -> None:
+        key, value, ts, _wm, _c, src, off = tup.values
+        mode = self.mode
+        if mode == "filter":
+            if self.fn(value):
+                self.out(key, value, ts, src, off, tup)
+        elif mode == "map":
+            self.out(key, self.fn(value), ts, src, off, tup)
+        elif mode == "flat_map":
+            for item in self.fn(value):
+                self.out(key, item, ts, src, off, tup)
+        elif mode == "map_key":
+            self.out(self.fn(value), value, ts, src, off, tup)
+        self.ack(tup)
+
+
+class KeyByStep(MapStep):
+    """Sets the key; punctuations go to every partition and task downstream."""
+
+    def __init__(self, name: str, fn: Fn, downstream: Sequence[str], **kw: Any) -> None:
+        super().__init__(name, fn, "map_key", **kw)
+        self.downstream = list(downstream)
+
+    def open_step(self, context: Context) -> None:
+        keys: set[str] = set()
+        brokers = context.config.get("brokers")
+        for target in self.downstream:
+            rp = f"__rp-out.{target}.{context.component_id}.default"
+            if rp in context.component_tasks and brokers:
+                topic = f"{context.topology}.{target}.{context.component_id}.default.repartition"
+                n = topic_partitions(str(brokers), topic)
+                keys.update(_covering_keys(n, _kafka_place(n)))
+            elif target in context.component_tasks:
+                n = len(context.tasks_of(target))
+                keys.update(_covering_keys(n, _task_place(n)))
+        self.routing_keys = sorted(keys) or ["__wm"]
+
+    def punctuate(self, wm: int) -> None:
+        for key in self.routing_keys:
+            self.emit((key, None, None, wm, self.channel, None, None))
+
+
+def _kafka_place(n: int) -> Callable[[str], int]:
+    return lambda key: partition_for(key_bytes([key]), n)
+
+
+def _task_place(n: int) -> Callable[[str], int]:
+    return lambda key: stable_hash(key) % n
+
+
+def _covering_keys(n: int, place: Callable[[str], int]) -> set[str]:
+    """Strings ``__wm<i>`` that together reach each of ``n`` places."""
+    found: dict[int, str] = {}
+    i = 0
+    while len(found) < n and i < 100_000:
+        key = f"__wm{i}"
+        found.setdefault(place(key), key)
+        i += 1
+    return set(found.values())
+
+
+class EndOfInput:
+    """Marker item of :class:`ItemsSpout`'s end."""
+
+
+class ItemsSpout(Spout):
+    """A bounded in-memory source shaped like a Kafka spout: ``items`` are values (or
+    ``(key, value)`` with ``keyed``), spread over ``partitions`` round robin, with offsets
+    per partition and record timestamps from ``timestamp_ms`` (default: index). Ends with
+    a tuple of partition ``-1`` (the end of input: the watermark goes to the maximum)."""
+
+    outputs = SPOUT_FIELDS
+
+    def __init__(self, topic: str, items: Sequence[Any], partitions: int = 1,
+                 keyed: bool = False) -> None:
+        self.topic = topic
+        self.items = list(items)
+        self.partitions = partitions
+        self.keyed = keyed
+
+    def open(self, context: Context) -> None:
+        self._i = 0
+        self._offsets = [0] * self.partitions
+        self._done = False
+
+    def next_tuple(self) -> None:
+        if self._i >= len(self.items):
+            if not self._done:
+                self._done = True
+                self.emit((None, None, [], self.topic, -1, -1, None), msg_id=("eoi",))
+            return
+        item = self.items[self._i]
+        key, value = item if self.keyed else (None, item)
+        p = self._i % self.partitions
+        off = self._offsets[p]
+        self._offsets[p] += 1
+        self.emit((key, value, [], self.topic, p, off, self._i), msg_id=(p, off))
+        self._i += 1

@@ -1,0 +1,82 @@
+"""Event time and watermarks.
+
+Times are **integer milliseconds** since the epoch (Kafka record timestamps). A
+*watermark* ``W`` is a task's claim that no more records with a timestamp below ``W`` are
+expected; records that arrive with ``ts < W`` are *out of order* and may be late for
+their windows (see :mod:`riverhead.stream.windowing`).
+
+:class:`WatermarkTracker` keeps one watermark per input *channel* (a source partition at
+a source step; an upstream task further down) and combines them:
+
+* ``observe(channel, ts)``: a record's event time; the channel's watermark becomes
+  ``max(ts seen) - max_out_of_orderness`` (bounded out-of-orderness, Flink's
+  ``BoundedOutOfOrdernessWatermarks``);
+* ``advance(channel, wm)``: an upstream task's watermark (carried on its tuples);
+* ``current(now)``: the minimum over the *active* channels; a channel that delivered
+  nothing for ``idle_timeout`` seconds (processing time, read from the runner's clock) is
+  idle and does not hold the watermark back; when every channel is idle, the maximum.
+
+Invariants: a channel's watermark never decreases (later, smaller values are ignored:
+replays after a rebalance re-send old ones), and neither does :meth:`current`. The
+tracker is not thread-safe (one task's thread).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+NO_WATERMARK = -(2**62)
+"""The watermark before anything was seen (every window is open)."""
+MAX_WATERMARK = 2**62
+"""End of input: every window fires (bounded test sources send it when exhausted)."""
+
+
+class WatermarkTracker:
+    """Per-channel watermarks combined by minimum, with idle channels left out."""
+
+    __slots__ = ("_active", "_channels", "_last", "_seen", "idle_timeout", "ooo")
+
+    def __init__(self, max_out_of_orderness_ms: int = 0, idle_timeout: float = 30.0) -> None:
+        if max_out_of_orderness_ms < 0:
+            raise ValueError("max_out_of_orderness must be >= 0")
+        self.ooo = int(max_out_of_orderness_ms)
+        self.idle_timeout = float(idle_timeout)
+        self._channels: dict[str, int] = {}
+        self._seen: dict[str, float] = {}  # channel -> processing time of its last input
+        self._last = NO_WATERMARK
+
+    def observe(self, channel: str, ts: int, now: float) -> None:
+        """A record with event time ``ts`` arrived on ``channel``."""
+        self.advance(channel, ts - self.ooo, now)
+
+    def advance(self, channel: str, wm: int, now: float) -> None:
+        """``channel``'s watermark is at least ``wm``; the channel is active at ``now``."""
+        if channel not in self._channels or wm > self._channels[channel]:
+            self._channels[channel] = wm
+        self._seen[channel] = now
+
+    def current(self, now: float) -> int:
+        """The task's watermark at processing time ``now`` (never decreases)."""
+        if not self._channels:
+            return self._last
+        cutoff = now - self.idle_timeout
+        active = [w for c, w in self._channels.items() if self._seen[c] > cutoff]
+        wm = min(active) if active else max(self._channels.values())
+        if wm > self._last:
+            self._last = wm
+        return self._last
+
+    def channel(self, name: str) -> int:
+        """``name``'s watermark (``NO_WATERMARK`` if never seen)."""
+        return self._channels.get(name, NO_WATERMARK)
+
+    def snapshot(self) -> dict[str, int]:
+        """Every channel's watermark (to persist with a task's state)."""
+        return dict(self._channels)
+
+    def restore(self, channels: Mapping[str, int], now: float) -> None:
+        """Merge persisted channel watermarks (the maximum of old and new wins)."""
+        for channel, wm in channels.items():
+            if wm > self._channels.get(channel, NO_WATERMARK):
+                self._channels[channel] = int(wm)
+            self._seen.setdefault(channel, now)

@@ -1,0 +1,141 @@
+""":class:`WindowStep`: the bolt of ``.window(...).aggregate(...)``.
+
+Per input partition it keeps a :class:`~riverhead.stream.windowing.WindowOperator` over
+the partition's store (:class:`~riverhead.stream.stateful.PartitionedState`). For each
+data tuple it advances the watermark with the upstream's (carried on the tuple), counts
+the record (or emits it on the ``late`` stream when all its windows are purged), fires
+the windows the watermark passed, and acks the tuple once the state change is in the
+changelog. Results are emitted as step tuples whose value is::
+
+    {"key": key, "window_start": ms, "window_end": ms, "result": aggregate, "update": bool}
+
+with ``key`` the window's key and ``ts = window_end - 1``. The task's channel watermarks
+are saved in every owned partition's store (``("wm",)``) once a second, so a restored
+partition does not count again records that were already late.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from riverhead.stream.aggregations import Aggregation
+from riverhead.stream.components import Context
+from riverhead.stream.operators import FIELDS, LATE_STREAM, Step
+from riverhead.stream.stateful import PartitionedState, RecordingStore
+from riverhead.stream.tuples import Tuple
+from riverhead.stream.windowing import WindowOperator, WindowResult
+from riverhead.stream.windows import Assigner
+
+
+class WindowStep(Step):
+    streams = {LATE_STREAM: FIELDS}
+
+    def __init__(self, name: str, assigner: Assigner, aggregation: Aggregation, *,
+                 allowed_lateness_ms: int = 0, store: str = "memory",
+                 changelog_brokers: str | None = None, state_dir: str | None = None,
+                 **kw: Any) -> None:
+        super().__init__(name, **kw)
+        self.assigner = assigner
+        self.aggregation = aggregation
+        self.lateness = allowed_lateness_ms
+        self.store_kind = store
+        self.changelog_brokers = changelog_brokers
+        self.state_dir = state_dir
+
+    def open_step(self, context: Context) -> None:
+        self.ops: dict[int, WindowOperator] = {}
+        self.state = PartitionedState(context, self.store_kind, self._opened,
+                                      self.changelog_brokers, self.state_dir)
+        self._saved_wm: dict[str, int] = {}
+        self._last_save = 0.0
+        self.late = 0
+        self.fired = 0
+
+    def _opened(self, p: int, store: RecordingStore) -> None:
+        op = WindowOperator(self.assigner, self.aggregation, self.lateness, store)
+        op.load()
+        saved = store.get(("wm",))
+        if saved:
+            self.tracker.restore(saved, self.now())
+        self.ops[p] = op
+
+    def on_record(self, tup: Tuple) -> None:
+        key, value, ts, _wm, _c, src, off = tup.values
+        state = self.state
+        p = state.partition(key)
+        if not state.owns(p):
+            state.skipped += 1
+            self.ack(tup)
+            return
+        store = state.store(p)
+        op = self.ops[p]
+        wm = self.wm
+        results, late = op.add(key, ts, value, wm, src, off)
+        changes = store.take()
+        if late:
+            self.late += 1
+            self.out(key, value, ts, src, off, tup, stream=LATE_STREAM)
+        for r in results:
+            self._emit_result(r, tup)
+        self._fire(wm, tup)
+        if changes:
+            def done(error: str | None) -> None:
+                if error is None:
+                    self.ack(tup)
+                else:
+                    self.fail(tup, error)
+
+            state.send(p, changes, done)
+        else:
+            self.ack(tup)
+        self._drop_revoked()
+
+    def _drop_revoked(self) -> None:
+        if len(self.ops) != len(self.state.stores):
+            for p in [p for p in self.ops if p not in self.state.stores]:
+                del self.ops[p]
+
+    def _fire(self, wm: int, anchor: Tuple | None) -> None:
+        for p, op in self.ops.items():
+            results = op.advance(wm)
+            for r in results:
+                self._emit_result(r, anchor)
+            if results or op.store.changes:  # type: ignore[attr-defined]
+                self.state.commit(p, _ignore)
+
+    def _emit_result(self, r: WindowResult, anchor: Tuple | None) -> None:
+        self.fired += 1
+        value = {"key": r.key, "window_start": r.start, "window_end": r.end,
+                 "result": r.value, "update": r.update}
+        self.out(r.key, value, r.end - 1, None, None, anchor)
+
+    def on_watermark(self, tup: Tuple | None) -> None:
+        self._drop_revoked()
+        self._fire(self.wm, tup)
+        self.state.poll()
+        now = time.monotonic()
+        if tup is None and now - self._last_save >= 1.0:
+            self._last_save = now
+            snap = self.tracker.snapshot()
+            if snap != self._saved_wm:
+                self._saved_wm = snap
+                for p, op in self.ops.items():
+                    op.store.put(("wm",), snap)
+                    self.state.commit(p, _ignore)
+
+    def extra_metrics(self) -> dict[str, float]:
+        ops = getattr(self, "ops", {})
+        return {
+            "late": getattr(self, "late", 0),
+            "fired": getattr(self, "fired", 0),
+            "open_windows": sum(op.open_windows() for op in list(ops.values())),
+            "duplicates": sum(op.duplicates for op in list(ops.values())),
+        }
+
+    def cleanup(self) -> None:
+        self.state.close()
+
+
+def _ignore(error: str | None) -> None:
+    pass
