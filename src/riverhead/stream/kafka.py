@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from riverhead.stream.components import Bolt, Context, Failure, Spout
@@ -40,6 +40,20 @@ log = logging.getLogger("riverhead.stream.kafka")
 DEFAULT_BROKERS = "127.0.0.1:9092"
 SPOUT_FIELDS = ("key", "value", "headers", "topic", "partition", "offset", "timestamp")
 Headers = list[tuple[str, str | bytes | None]]
+
+AssignmentListener = Callable[[str, list[tuple[str, int]], bool], None]
+ASSIGNMENT_LISTENERS: list[AssignmentListener] = []
+"""Called as ``listener(group, [(topic, partition)], assigned)`` on every assignment
+(``True``) and revocation or loss (``False``) of a KafkaSpout's partitions, on the
+spout's thread: stateful bolts of the same worker restore and drop partition state with
+it (:mod:`riverhead.stream.operators`)."""
+
+
+def _notify(group: str, partitions: list[Any], assigned: bool) -> None:
+    if ASSIGNMENT_LISTENERS:
+        parts = [(tp.topic, tp.partition) for tp in partitions]
+        for listener in list(ASSIGNMENT_LISTENERS):
+            listener(group, parts, assigned)
 
 
 def resolve_brokers(brokers: str | None, context: Context) -> str:
@@ -151,6 +165,7 @@ class KafkaSpout(Spout):
         for tp in partitions:
             self._tracker.assign((tp.topic, tp.partition))
         log.info("%s assigned %s", self.group, [(p.topic, p.partition) for p in partitions])
+        _notify(self.group, partitions, True)
 
     def _forget(self, partitions: list[Any]) -> None:
         gone = {(tp.topic, tp.partition) for tp in partitions}
@@ -163,9 +178,11 @@ class KafkaSpout(Spout):
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         self._commit(sync=True, only={(tp.topic, tp.partition) for tp in partitions})
         self._forget(partitions)
+        _notify(self.group, partitions, False)
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         self._forget(partitions)
+        _notify(self.group, partitions, False)
 
     # ---- the spout API ----------------------------------------------------------------
 
