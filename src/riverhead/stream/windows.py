@@ -29,7 +29,9 @@ class Window:
     end: int
 
     def overlaps(self, other: Window) -> bool:
-        return self.start < other.end and other.start < self.end
+        """Intersecting or touching (Flink's session rule: records exactly ``gap``
+        apart are in one session)."""
+        return self.start <= other.end and other.start <= self.end
 
     def cover(self, other: Window) -> Window:
         return Window(min(self.start, other.start), max(self.end, other.end))
