@@ -89,13 +89,40 @@ DEFAULTS: dict[str, str] = {
     "metrics.listener": "http://127.0.0.1:0",
     "metrics.partition.series.max": "10000",
     "logger.format": "text",  # text or json (riverhead.logging_setup)
+    # Security (riverhead.security, docs/security.md). Any ssl.*/sasl.* key may also be
+    # scoped to one listener as listener.name.<name>.<key>.
+    "listener.security.protocol.map": (
+        "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"
+    ),
+    "inter.broker.listener.name": "",
+    "security.inter.broker.protocol": "PLAINTEXT",
+    "ssl.keystore.type": "PEM",
+    "ssl.keystore.location": "",
+    "ssl.key.password": "",
+    "ssl.truststore.type": "PEM",
+    "ssl.truststore.location": "",
+    "ssl.client.auth": "none",
+    "ssl.enabled.protocols": "TLSv1.2,TLSv1.3",
+    "ssl.cipher.suites": "",
+    "ssl.principal.mapping.rules": "DEFAULT",
 }
+
+# Keys that may be scoped to one listener: listener.name.<listener>.<key>.
+LISTENER_SCOPED_PREFIXES = ("ssl.", "sasl.")
 
 # RIVERHEAD_* variables that are not broker config keys (tools' own settings).
 NOT_CONFIG_ENV = frozenset({"RIVERHEAD_HOME", "RIVERHEAD_LOG_LEVEL", "RIVERHEAD_BROKERS"})
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+
+
+def _listener_scoped(key: str) -> bool:
+    """``listener.name.<name>.<ssl.* or sasl.* key>`` (Kafka's per-listener override)."""
+    if not key.startswith("listener.name."):
+        return False
+    _name, _, rest = key[len("listener.name.") :].partition(".")
+    return rest in DEFAULTS and rest.startswith(LISTENER_SCOPED_PREFIXES)
 
 
 def parse_properties(text: str) -> dict[str, str]:
@@ -186,7 +213,7 @@ class BrokerConfig:
         layers.append(("flag", dict(overrides or {})))
         for source, layer in layers:
             for key, value in layer.items():
-                if key not in DEFAULTS:
+                if key not in DEFAULTS and not _listener_scoped(key):
                     close = difflib.get_close_matches(key, DEFAULTS, n=1)
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     raise ConfigError(f"unknown broker config key {key!r} from {source}{hint}")

@@ -22,7 +22,10 @@ import os
 import socket
 import struct
 from collections import deque
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from riverhead.security.session import Session
 
 INITIAL_BUFFER = 64 * 1024
 SHRINK_ABOVE = 1 << 20
@@ -51,8 +54,11 @@ class Connection:
         "end",
         "eof",
         "fd",
+        "handshaking",
+        "listener",
         "max_request_bytes",
         "out",
+        "session",
         "sock",
         "start",
     )
@@ -69,6 +75,11 @@ class Connection:
         self.closed = False
         self.out: deque[bytes | FileChunk] = deque()
         self._sent = 0  # bytes of out[0] already sent
+        # Security (riverhead.security): the listener's name, a TLS handshake still in
+        # progress, and the authenticated session (None: PLAINTEXT without an authorizer).
+        self.listener = ""
+        self.handshaking = False
+        self.session: Session | None = None
 
     # ---- input --------------------------------------------------------------------
     def fill(self) -> int:
@@ -78,6 +89,18 @@ class Connection:
         a frame's declared size up front: a peer announcing 100 MB and sending nothing
         costs nothing.
         """
+        self._ensure_room()
+        try:
+            n = self.sock.recv_into(memoryview(self.buf)[self.end :])
+        except (BlockingIOError, InterruptedError):
+            return 0
+        if n == 0:
+            self.eof = True
+        self.end += n
+        return n
+
+    def _ensure_room(self) -> None:
+        """Make free space at the end of the buffer (reset, compact or double it)."""
         if self.start == self.end:
             self.start = self.end = 0
             if len(self.buf) > SHRINK_ABOVE:  # a big request is done: give the memory back
@@ -88,14 +111,11 @@ class Connection:
                 self._make_room(len(self.buf))  # compact: room without growing
             else:
                 self._make_room(2 * len(self.buf))
-        try:
-            n = self.sock.recv_into(memoryview(self.buf)[self.end :])
-        except (BlockingIOError, InterruptedError):
-            return 0
-        if n == 0:
-            self.eof = True
-        self.end += n
-        return n
+
+    def handshake(self) -> str | None:
+        """Advance a transport handshake; None when there is none (plain TCP) or it is
+        done, else ``"read"``/``"write"`` to wait for (see riverhead.security.tls)."""
+        return None
 
     def next_frame(self) -> memoryview | None:
         """The next complete request body (size prefix removed), or None.

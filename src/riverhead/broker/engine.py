@@ -46,6 +46,8 @@ class _Parked:
 
 PARKED: Final = _Parked()
 Dispatch = Callable[[Connection, memoryview], "Parts | _Parked | None"]
+# Makes the Connection for an accepted socket (TLS listeners wrap it; see riverhead.security).
+ConnectionFactory = Callable[[socket.socket, str, int], Connection]
 
 _READ = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLONESHOT
 _WRITE = select.EPOLLOUT | select.EPOLLONESHOT
@@ -67,6 +69,7 @@ class RequestEngine:
         self._epoll = select.epoll()
         self._leader = threading.Lock()
         self._listeners: dict[int, socket.socket] = {}
+        self._factories: dict[int, ConnectionFactory] = {}
         self._conns: dict[int, Connection] = {}
         self._conns_lock = threading.Lock()
         self._running = False
@@ -76,8 +79,16 @@ class RequestEngine:
         self.on_busy: Callable[[int], None] | None = None
 
     # ---- life cycle ---------------------------------------------------------------
-    def listen(self, host: str, port: int, backlog: int = 1024) -> int:
-        """Open a listening socket; returns the bound port (useful with port 0)."""
+    def listen(
+        self,
+        host: str,
+        port: int,
+        backlog: int = 1024,
+        *,
+        factory: ConnectionFactory | None = None,
+    ) -> int:
+        """Open a listening socket; returns the bound port (useful with port 0).
+        ``factory`` builds each accepted connection (default: a plain :class:`Connection`)."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -85,6 +96,8 @@ class RequestEngine:
         sock.listen(backlog)
         sock.setblocking(False)
         self._listeners[sock.fileno()] = sock
+        if factory is not None:
+            self._factories[sock.fileno()] = factory
         self._epoll.register(sock.fileno(), select.EPOLLIN)
         return int(sock.getsockname()[1])
 
@@ -161,12 +174,31 @@ class RequestEngine:
                 continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(sock, f"{addr[0]}:{addr[1]}", self.max_request_bytes)
+            factory = self._factories.get(listener.fileno())
+            if factory is None:
+                conn = Connection(sock, f"{addr[0]}:{addr[1]}", self.max_request_bytes)
+            else:
+                try:
+                    conn = factory(sock, f"{addr[0]}:{addr[1]}", self.max_request_bytes)
+                except (OSError, ValueError) as exc:
+                    log.info("refusing %s: %s", addr, exc)
+                    sock.close()
+                    continue
             with self._conns_lock:
                 self._conns[conn.fd] = conn
             self._epoll.register(conn.fd, _READ)
 
     def _serve(self, conn: Connection, mask: int) -> None:
+        if conn.handshaking:  # TLS: drive the handshake without blocking this thread
+            try:
+                want = conn.handshake()
+            except (OSError, ValueError) as exc:
+                log.info("closing %s: TLS handshake failed: %s", conn.addr, exc)
+                self._close(conn)
+                return
+            if want is not None:
+                self._arm(conn, _WRITE if want == "write" else _READ)
+                return
         if conn.out:
             try:
                 done = conn.flush()

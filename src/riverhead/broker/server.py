@@ -20,6 +20,7 @@ from riverhead.broker.dispatch import Dispatcher
 from riverhead.broker.engine import RequestEngine
 from riverhead.broker.metrics_server import MetricsServer, start_metrics
 from riverhead.broker.state import BrokerState
+from riverhead.security import wiring as security_wiring
 
 log = logging.getLogger("riverhead.broker")
 
@@ -28,12 +29,8 @@ class Broker:
     """A running broker (also usable in-process by tests and benchmarks)."""
 
     def __init__(self, config: BrokerConfig) -> None:
-        for listener in config.listeners:
-            if listener.name != "PLAINTEXT":
-                raise ConfigError(
-                    f"listener {listener} uses {listener.name}, which is not supported yet: "
-                    "use PLAINTEXT://host:port"
-                )
+        # Listener names, protocols and TLS contexts are checked before anything opens.
+        self.listener_factories = security_wiring.factories(config, sessions=False)
         self.config = config
         self.state = BrokerState(config)
         self.dispatcher = Dispatcher(self.state)
@@ -51,8 +48,8 @@ class Broker:
 
     def start(self) -> None:
         self.state.start()
-        for listener in self.config.listeners:
-            self.ports.append(self.engine.listen(listener.host, listener.port))
+        for spec, factory in self.listener_factories:
+            self.ports.append(self.engine.listen(spec.host, spec.port, factory=factory))
         if any(lst.port == 0 for lst in self.config.listeners):
             # Port 0 asks the OS for a free port: advertise the one actually bound.
             bound = ",".join(
@@ -114,7 +111,11 @@ def run_broker(config: BrokerConfig) -> int:
     """Start a broker and block until SIGTERM/SIGINT; returns the process exit code."""
     configure_logging()
     log.info("open-file limit: %d", raise_open_file_limit())
-    broker = Broker(config)
+    try:
+        broker = Broker(config)
+    except ConfigError as exc:  # TLS files, listener map, security settings
+        log.error("invalid configuration: %s", exc)
+        return 2
     stop_requested = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -15,6 +15,7 @@ from riverhead.broker.groups.store import TOPIC
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.listeners import advertised_for
 
 GROUP, TRANSACTION = 0, 1
 
@@ -46,7 +47,9 @@ def _cluster_lookup(state: BrokerState, key: str) -> dict[str, Any]:
     }
 
 
-def _lookup(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
+def _lookup(
+    state: BrokerState, key_type: int, key: str, listener_name: str = ""
+) -> dict[str, Any]:
     if key_type == GROUP and state.cluster is not None:
         return _cluster_lookup(state, key)
     if key_type != GROUP:
@@ -57,7 +60,7 @@ def _lookup(state: BrokerState, key_type: int, key: str) -> dict[str, Any]:
             "host": "",
             "port": -1,
         }
-    listener = state.config.advertised_listeners[0]
+    listener = advertised_for(state.config, listener_name)
     return {
         "error_code": 0,
         "error_message": None,
@@ -74,7 +77,9 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
         return {
             "throttle_time_ms": 0,
             "coordinators": [
-                {"key": key, **_lookup(state, key_type, key)} for key in req.coordinator_keys
+                {"key": key, **_lookup(state, key_type, key, request.conn.listener)}
+                for key in req.coordinator_keys
             ],
         }
-    return {"throttle_time_ms": 0, **_lookup(state, key_type, str(req.key))}
+    listener = request.conn.listener
+    return {"throttle_time_ms": 0, **_lookup(state, key_type, str(req.key), listener)}

@@ -15,17 +15,18 @@ from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.broker.topics import TopicInfo, topic_name_error
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.listeners import advertised_for
 
 NOT_PROVIDED = -(2**31)
 
 
-def broker_list(state: BrokerState) -> list[dict[str, Any]]:
+def broker_list(state: BrokerState, listener_name: str = "") -> list[dict[str, Any]]:
     if state.cluster is not None:
         return [
             {"node_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
             for b in sorted(state.cluster.metadata.brokers.values(), key=lambda b: b.node_id)
         ]
-    listener = state.config.advertised_listeners[0]
+    listener = advertised_for(state.config, listener_name)  # the client's own listener
     return [{"node_id": state.node_id, "host": listener.host, "port": listener.port, "rack": None}]
 
 
@@ -127,7 +128,7 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
                 topics.append(topic_entry(state, info))
     return {
         "throttle_time_ms": 0,
-        "brokers": broker_list(state),
+        "brokers": broker_list(state, request.conn.listener),
         "cluster_id": state.topics.cluster_id,
         "controller_id": controller_id(state),
         "topics": topics,
