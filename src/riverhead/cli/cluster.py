@@ -315,3 +315,40 @@ def replica_lags(
                 for p in topic.partitions:
                     out[(node, topic.name, int(p.partition_index))] = int(p.offset_lag)
     return out
+
+
+@app.command("health")
+def health(
+    ctx: typer.Context,
+    expect_brokers: Annotated[
+        int | None,
+        typer.Option("--expect-brokers", min=1, help="Fail unless this many brokers are up."),
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Pass only if a controller exists, every broker answers and every partition has a
+    leader; otherwise exit 1 with the reason (see riverhead.cli.health)."""
+    from riverhead.cli.health import check_cluster, unhealthy_error
+
+    s: Settings = ctx.obj
+    probe(s)
+    report = check_cluster(s, expect_brokers)
+    if fmt is Format.json:
+        print_json(
+            {
+                "healthy": report.healthy,
+                "checks": [
+                    {"check": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks
+                ],
+                "warnings": report.warnings,
+            }
+        )
+    else:
+        print_table(
+            ["CHECK", "STATUS", "DETAIL"],
+            [(c.name, "OK" if c.ok else "FAIL", c.detail) for c in report.checks],
+        )
+        for warning in report.warnings:
+            print_line(f"warning: {warning}")
+    if not report.healthy:
+        raise unhealthy_error(report)

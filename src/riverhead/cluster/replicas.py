@@ -143,8 +143,11 @@ class ReplicaManager:
             return
         if state.leader == self.node_id:
             if same_epoch and part.is_leader:
+                self._count_isr_change(part.isr, state.isr)  # e.g. the controller's, on loss
                 part.set_isr(state.isr, state.partition_epoch)
             else:
+                if part.is_leader:  # still the leader, at a new epoch (a replica was lost)
+                    self._count_isr_change(part.isr, state.isr)
                 self._unfollow(tp)
                 part.make_leader(
                     state.leader_epoch, state.isr, replicas, state.partition_epoch, now_ms()
@@ -181,6 +184,14 @@ class ReplicaManager:
                 state.leader,
                 state.leader_epoch,
             )
+
+    def _count_isr_change(self, old: tuple[int, ...], new: tuple[int, ...]) -> None:
+        """Metrics: an ISR change applied as leader. Counts may race between the ISR
+        thread and the metadata thread (an increment lost at worst, never a crash)."""
+        if len(new) < len(old):
+            self.isr_shrinks += 1
+        elif len(new) > len(old):
+            self.isr_expands += 1
 
     def _follow(self, part: Partition, leader: int) -> None:
         fetcher = self._fetchers.get(leader)
@@ -275,10 +286,7 @@ class ReplicaManager:
         for (part, change), result in zip(changes, results, strict=True):
             if result.error == ErrorCode.NONE and result.state is not None:
                 if part.leader_epoch == result.state.leader_epoch:
-                    if len(result.state.isr) < len(part.isr):
-                        self.isr_shrinks += 1  # metrics; only this thread writes them
-                    else:
-                        self.isr_expands += 1
+                    self._count_isr_change(part.isr, result.state.isr)
                     part.set_isr(result.state.isr, result.state.partition_epoch)
                     if part.maybe_advance_hw(self.host.min_isr(part.topic)):
                         self.host.notify((part.topic, part.index))
