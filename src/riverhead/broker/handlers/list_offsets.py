@@ -1,4 +1,5 @@
-"""ListOffsets (key 2), v1-7: earliest (-2), latest (-1), max timestamp (-3), by time.
+"""ListOffsets (key 2), v1-7: earliest (-2), latest (-1), max timestamp (-3, v7+), by time.
+Any other negative timestamp: UNSUPPORTED_VERSION, as Kafka answers.
 
 Latest is the high watermark (also for read_committed: the last stable offset equals it
 without transactions). By time: the offset of the first record whose timestamp is at or
@@ -16,7 +17,12 @@ from riverhead.protocol.errors import ErrorCode
 EARLIEST, LATEST, MAX_TIMESTAMP = -2, -1, -3
 
 
-def _lookup(state: BrokerState, topic: str, index: int, timestamp: int) -> dict[str, Any]:
+MAX_TIMESTAMP_SINCE = 7  # KIP-734: the max-timestamp spec needs ListOffsets v7
+
+
+def _lookup(
+    state: BrokerState, topic: str, index: int, timestamp: int, version: int
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "partition_index": index,
         "error_code": 0,
@@ -37,12 +43,15 @@ def _lookup(state: BrokerState, topic: str, index: int, timestamp: int) -> dict[
         out["offset"] = plog.log_start_offset
     elif timestamp == LATEST:
         out["offset"] = plog.high_watermark
-    elif timestamp == MAX_TIMESTAMP:
+    elif timestamp == MAX_TIMESTAMP and version >= MAX_TIMESTAMP_SINCE:
         entry = plog.max_timestamp_entry()
         if entry is not None:
             out["offset"], out["timestamp"] = entry
     elif timestamp < 0:
-        out["error_code"] = ErrorCode.INVALID_REQUEST
+        # As Kafka: any other negative spec (-3 before v7; -4 earliest-local, -5
+        # latest-tiered and -6 earliest-pending-upload, which need v8-10, not served) is
+        # refused as a version the request cannot use.
+        out["error_code"] = ErrorCode.UNSUPPORTED_VERSION
     else:
         found = plog.offset_for_timestamp(timestamp)
         if found is not None:
@@ -57,7 +66,7 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     topics = []
     for topic in req.topics:
         partitions = [
-            _lookup(state, topic.name, p.partition_index, int(p.timestamp))
+            _lookup(state, topic.name, p.partition_index, int(p.timestamp), request.version)
             for p in topic.partitions
         ]
         topics.append({"name": topic.name, "partitions": partitions})
