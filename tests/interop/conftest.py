@@ -47,8 +47,12 @@ def targets(
     riverhead_reference: BrokerProcess, kafka_reference: KafkaProcess
 ) -> tuple[Target, Target]:
     return (
-        Target("riverhead", riverhead_reference.bootstrap, riverhead_reference.data_dir / "logs",
-               riverhead_reference.pid),
+        Target(
+            "riverhead",
+            riverhead_reference.bootstrap,
+            riverhead_reference.data_dir / "logs",
+            riverhead_reference.pid,
+        ),
         Target("kafka", kafka_reference.bootstrap, kafka_reference.log_dir, kafka_reference.pid),
     )
 

@@ -39,8 +39,15 @@ class Target:
 
 
 def observe(targets: tuple[Target, ...], scenario: Callable[[Target], T]) -> dict[str, T]:
-    """Run ``scenario`` on each target in turn; ``{target name: observation}``."""
-    return {t.name: scenario(t) for t in targets}
+    """Run ``scenario`` on each target in turn; ``{target name: observation}``. A scenario
+    that fails is reported with the target it failed on."""
+    out = {}
+    for t in targets:
+        try:
+            out[t.name] = scenario(t)
+        except Exception as exc:
+            raise AssertionError(f"scenario failed on {t.name}: {exc}") from exc
+    return out
 
 
 def assert_same(observed: dict[str, Any], what: str = "observations") -> Any:
@@ -51,9 +58,7 @@ def assert_same(observed: dict[str, Any], what: str = "observations") -> Any:
         if observed[name] != ref:
             mine = pprint.pformat(observed[name], width=100).splitlines()
             theirs = pprint.pformat(ref, width=100).splitlines()
-            diff = "\n".join(
-                difflib.unified_diff(mine, theirs, name, names[-1], lineterm="", n=2)
-            )
+            diff = "\n".join(difflib.unified_diff(mine, theirs, name, names[-1], lineterm="", n=2))
             raise AssertionError(f"{what} differ between {name} and {names[-1]}:\n{diff}")
     return ref
 
@@ -82,8 +87,14 @@ leader not available (5), not leader (6), timeout (7), coordinator loading / not
 is created or at start (its metadata propagates asynchronously); Riverhead does not."""
 
 
-def retry_call(client: RawClient, api_key: int, version: int, error_of: Callable[[Any], int],
-               timeout: float = 15.0, **fields: Any) -> Any:
+def retry_call(
+    client: RawClient,
+    api_key: int,
+    version: int,
+    error_of: Callable[[Any], int],
+    timeout: float = 15.0,
+    **fields: Any,
+) -> Any:
     """``client.call`` repeated while ``error_of(response)`` is retriable (a client's job)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -100,8 +111,12 @@ def wait_topic_ready(bootstrap: str, topic: str, partitions: int, timeout: float
         while True:
             meta = client.call(3, 1, topics=None)  # every topic: no auto creation
             found = [t for t in meta.topics if t.name == topic]
-            if found and int(found[0].error_code) == 0 and len(found[0].partitions) == partitions \
-                    and all(int(p.leader_id) >= 0 for p in found[0].partitions):
+            if (
+                found
+                and int(found[0].error_code) == 0
+                and len(found[0].partitions) == partitions
+                and all(int(p.leader_id) >= 0 for p in found[0].partitions)
+            ):
                 return
             assert time.monotonic() < deadline, f"{bootstrap}: {topic} not ready: {found}"
             time.sleep(0.05)

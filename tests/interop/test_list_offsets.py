@@ -39,8 +39,9 @@ CLIENTS = ("confluent", "kafka-python", "aiokafka", "kcat")
 EARLIEST, LATEST = -2, -1
 
 
-def lookup(client: str, bootstrap: str, topic: str, partition: int,
-           times: list[int]) -> dict[str, Any]:
+def lookup(
+    client: str, bootstrap: str, topic: str, partition: int, times: list[int]
+) -> dict[str, Any]:
     """Earliest, latest and the offset found for each timestamp (None: no such record)."""
     if client == "confluent":
         with CkConsumer(bootstrap) as c:
@@ -55,7 +56,8 @@ def lookup(client: str, bootstrap: str, topic: str, partition: int,
             by_time = []
             for ts in times:
                 (res,) = c.consumer.offsets_for_times(
-                    [confluent_kafka.TopicPartition(topic, partition, ts)], timeout=WAIT_S)
+                    [confluent_kafka.TopicPartition(topic, partition, ts)], timeout=WAIT_S
+                )
                 by_time.append(None if res.offset < 0 else res.offset)
             del found
         return {"earliest": low, "latest": high, "by time": by_time}
@@ -95,6 +97,7 @@ def lookup(client: str, bootstrap: str, topic: str, partition: int,
 
         return asyncio.run(run())
     if client == "kcat":
+
         def q(ts: int) -> int | None:
             out = kcat(bootstrap, "-Q", "-t", f"{topic}:{partition}:{ts}").stdout.decode()
             m = re.search(r"offset (-?\d+)", out)
@@ -105,16 +108,17 @@ def lookup(client: str, bootstrap: str, topic: str, partition: int,
     raise ValueError(client)
 
 
-def admin_offsets(
-    bootstrap: str, topic: str, partition: int, miss: int = 2**50
-) -> dict[str, Any]:
+def admin_offsets(bootstrap: str, topic: str, partition: int, miss: int = 2**50) -> dict[str, Any]:
     """ListOffsets v7+ through confluent-kafka's admin: offset, timestamp, leader epoch."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     tp = confluent_kafka.TopicPartition(topic, partition)
     out = {}
-    for name, spec in (("earliest", OffsetSpec.earliest()), ("latest", OffsetSpec.latest()),
-                       ("max timestamp", OffsetSpec.max_timestamp()),
-                       ("by time, no match", OffsetSpec.for_timestamp(miss))):
+    for name, spec in (
+        ("earliest", OffsetSpec.earliest()),
+        ("latest", OffsetSpec.latest()),
+        ("max timestamp", OffsetSpec.max_timestamp()),
+        ("by time, no match", OffsetSpec.for_timestamp(miss)),
+    ):
         info = admin.list_offsets({tp: spec}, request_timeout=WAIT_S)[tp].result(WAIT_S)
         out[name] = (info.offset, info.timestamp, info.leader_epoch)
     return out
@@ -132,8 +136,10 @@ def test_list_offsets(targets: tuple[Target, Target], topic_name: str, client: s
         produce("confluent", t.bootstrap, topic_name, sent)
         out["after append"] = lookup(client, t.bootstrap, topic_name, 0, times)
         admin = AdminClient({"bootstrap.servers": t.bootstrap})
-        deletions = [confluent_kafka.TopicPartition(topic_name, 0, 2),
-                     confluent_kafka.TopicPartition(topic_name, 1, 0)]
+        deletions = [
+            confluent_kafka.TopicPartition(topic_name, 0, 2),
+            confluent_kafka.TopicPartition(topic_name, 1, 0),
+        ]
         results = admin.delete_records(deletions, request_timeout=WAIT_S)
         out["low watermarks"] = [results[tp].result(WAIT_S).low_watermark for tp in deletions]
         out["after DeleteRecords"] = lookup(client, t.bootstrap, topic_name, 0, times)
@@ -155,14 +161,20 @@ def test_list_offsets_after_everything_is_deleted(
 
     def scenario(t: Target) -> dict[str, Any]:
         create_topic(t.bootstrap, topic_name)
-        produce("confluent", t.bootstrap, topic_name,
-                [Record(b"a", timestamp_ms=base), Record(b"b", timestamp_ms=base + 1)])
+        produce(
+            "confluent",
+            t.bootstrap,
+            topic_name,
+            [Record(b"a", timestamp_ms=base), Record(b"b", timestamp_ms=base + 1)],
+        )
         admin = AdminClient({"bootstrap.servers": t.bootstrap})
         tp = confluent_kafka.TopicPartition(topic_name, 0, -1)
         low = admin.delete_records([tp], request_timeout=WAIT_S)[tp].result(WAIT_S).low_watermark
-        out = {"low watermark": low,
-               "emptied": lookup("confluent", t.bootstrap, topic_name, 0, [base, base + 1]),
-               "admin": admin_offsets(t.bootstrap, topic_name, 0)}
+        out = {
+            "low watermark": low,
+            "emptied": lookup("confluent", t.bootstrap, topic_name, 0, [base, base + 1]),
+            "admin": admin_offsets(t.bootstrap, topic_name, 0),
+        }
         produce("confluent", t.bootstrap, topic_name, [Record(b"c", timestamp_ms=base + 2)])
         out["appended"] = lookup("confluent", t.bootstrap, topic_name, 0, [base, base + 2])
         return out

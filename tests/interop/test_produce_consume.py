@@ -57,8 +57,15 @@ def consumed_view(records: list[Consumed], *, client_stamped: bool) -> list[tupl
     """Sorted tuples of every observable field; a timestamp the client stamped itself
     (kcat cannot set one) differs between runs, so only its type is kept."""
     return sorted(
-        (c.partition, c.offset, c.key, c.value, c.headers,
-         None if client_stamped else c.timestamp_ms, c.timestamp_type)
+        (
+            c.partition,
+            c.offset,
+            c.key,
+            c.value,
+            c.headers,
+            None if client_stamped else c.timestamp_ms,
+            c.timestamp_type,
+        )
         for c in records
     )
 
@@ -130,11 +137,15 @@ def test_idempotent_retries_on_the_wire(targets: tuple[Target, Target], topic_na
         ts = now_ms()
         batch = encode_batch(
             [WireRecord(0, ts, None, f"s{seq + i}".encode()) for i in range(n)],
-            producer_id=pid, producer_epoch=epoch, base_sequence=seq,
+            producer_id=pid,
+            producer_epoch=epoch,
+            base_sequence=seq,
         )
         cid = client.correlation_id()
-        client.send_frame(request_header(0, produce_v, cid) +
-                          produce_body(topic_name, 0, batch, version=produce_v))
+        client.send_frame(
+            request_header(0, produce_v, cid)
+            + produce_body(topic_name, 0, batch, version=produce_v)
+        )
         resp = client.read_response()
         part = resp.decode(0, produce_v).responses[0].partition_responses[0]  # type: ignore[union-attr]
         return int(part.error_code), int(part.base_offset)
@@ -144,8 +155,10 @@ def test_idempotent_retries_on_the_wire(targets: tuple[Target, Target], topic_na
         wait_topic_ready(t.bootstrap, topic_name, 1)
         out: dict[str, Any] = {}
         with RawClient(t.bootstrap) as client:
-            fields: dict[str, Any] = {"transactional_id": None,
-                                      "transaction_timeout": datetime.timedelta(seconds=60)}
+            fields: dict[str, Any] = {
+                "transactional_id": None,
+                "transaction_timeout": datetime.timedelta(seconds=60),
+            }
             if init_v >= 3:
                 fields |= {"producer_id": -1, "producer_epoch": -1}
             init = retry_call(client, 22, init_v, lambda r: int(r.error_code), **fields)

@@ -1,0 +1,154 @@
+"""Consumer groups (classic protocol) through each client on both brokers: join, a second
+member's join (rebalance), commits, a clean leave, resume at the committed offsets, and
+what the admin API describes. Members run in child processes (the integration suite's
+:class:`~tests.integration.test_groups.Member`), with the range assignor.
+
+Compared: the assignment shapes (member ids are generated, so which member gets which
+partitions is not, but how many each gets and that they cover the topic is), the records
+each phase consumed, the committed offsets, the resume point, and the group as described
+(state, protocol type, assignor, member count).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import confluent_kafka
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from tests.integration.test_groups import (
+    PARTITIONS,
+    Member,
+    committed_offsets,
+    group_id,
+    spread,
+    values,
+    wait_consumed,
+    wait_owns_all,
+    wait_split,
+)
+from tests.interop.diff import Target, assert_same, observe
+from tests.support.clients import WAIT_S, Record, create_topic, produce, wait_until
+
+pytestmark = pytest.mark.interop
+
+GROUP_CLIENTS = ("confluent", "kafka-python", "aiokafka", "kcat")
+
+
+def describe_group(bootstrap: str, group: str) -> dict[str, Any]:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    desc = admin.describe_consumer_groups([group], request_timeout=WAIT_S)[group].result(WAIT_S)
+    return {
+        "state": desc.state.name,
+        "simple": desc.is_simple_consumer_group,
+        "assignor": desc.partition_assignor,
+        "members": len(desc.members),
+        "assigned partitions": sorted(
+            tp.partition for m in desc.members for tp in m.assignment.topic_partitions
+        ),
+    }
+
+
+@pytest.mark.parametrize("client", GROUP_CLIENTS)
+def test_group_life_cycle(targets: tuple[Target, Target], topic_name: str, client: str) -> None:
+    def scenario(t: Target) -> dict[str, Any]:
+        bs = t.bootstrap
+        create_topic(bs, topic_name, PARTITIONS)
+        group = group_id()
+        produced: list[Record] = []
+        started: list[Member] = []
+        out: dict[str, Any] = {}
+
+        def send(prefix: str, count: int) -> set[str]:
+            recs = spread(prefix, count)
+            produce("confluent", bs, topic_name, recs)
+            produced.extend(recs)
+            return values(recs)
+
+        def start() -> Member:
+            started.append(Member(client, bs, topic_name, group))
+            return started[-1]
+
+        try:
+            first = send("a", 12)
+            c1 = start()
+            wait_owns_all(c1, "the only member owns every partition")
+            wait_consumed([c1], first, "the only member")
+            out["alone"] = sorted(c1.assignment or ())
+
+            c2 = start()
+            split = wait_split([c1, c2], "two members split the partitions")
+            out["split sizes"] = sorted(len(a) for a in split)
+            if client != "kcat":  # kcat reports no group description of its own
+                out["described (2 members)"] = wait_until(
+                    lambda: (d := describe_group(bs, group))["state"] == "STABLE" and d,
+                    "a stable group",
+                )
+            second = send("b", 12)
+            wait_consumed([c1, c2], second, "two members")
+
+            c1.close()  # LeaveGroup
+            wait_owns_all(c2, "the survivor of a clean leave owns every partition")
+            out["after leave"] = sorted(c2.assignment or ())
+            third = send("c", 12)
+            wait_consumed([c2], third, "the survivor")
+            c2.close()
+
+            ends = {p: sum(1 for r in produced if r.partition == p) for p in range(PARTITIONS)}
+            out["committed == log end"] = wait_until(
+                lambda: committed_offsets(bs, group, topic_name) == ends, "commits at log end"
+            )
+            out["described (empty)"] = describe_group(bs, group)
+
+            c3 = start()
+            fourth = send("d", 8)
+            wait_consumed([c3], fourth, "the restarted member")
+            out["resumed reads"] = sorted(c3.values())
+            out["resumed at"] = {
+                p: min((o for q, o, _ in c3.snapshot() if q == p), default=None)
+                for p in range(PARTITIONS)
+            }
+            c3.close()
+            out["errors"] = [e for m in started for e in m.errors + m.fatal]
+        finally:
+            for m in started:
+                m.ensure_dead()
+        return out
+
+    seen = assert_same(observe(targets, scenario))
+    assert seen["split sizes"] == [2, 2] and seen["errors"] == [], seen
+
+
+def test_manual_commit_and_fetch_without_members(
+    targets: tuple[Target, Target], topic_name: str
+) -> None:
+    """A consumer that only commits (no subscription: generation -1), OffsetFetch of
+    committed, never-committed and unknown partitions, metadata round trip."""
+
+    def scenario(t: Target) -> dict[str, Any]:
+        create_topic(t.bootstrap, topic_name, 2)
+        produce("confluent", t.bootstrap, topic_name, [Record(b"x")] * 5)
+        group = group_id()
+        c = confluent_kafka.Consumer(
+            {"bootstrap.servers": t.bootstrap, "group.id": group, "enable.auto.commit": False}
+        )
+        try:
+            c.commit(
+                offsets=[confluent_kafka.TopicPartition(topic_name, 0, 3, "meta-data")],
+                asynchronous=False,
+            )
+            got = c.committed(
+                [confluent_kafka.TopicPartition(topic_name, p) for p in (0, 1, 9)], timeout=WAIT_S
+            )
+        finally:
+            c.close()
+        return {
+            "committed": [
+                (tp.partition, tp.offset, tp.metadata, tp.error.name() if tp.error else None)
+                for tp in got
+            ],
+            "described": describe_group(t.bootstrap, group),
+        }
+
+    assert assert_same(observe(targets, scenario))["committed"][0][:2] == (0, 3)
