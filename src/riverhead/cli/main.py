@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
-from riverhead.cli import batch, broker, cluster, group, stream, topic
+from riverhead.cli import batch, broker, cluster, console, group, stream, topic
 from riverhead.cli.client import BROKERS_ENV, DEFAULT_BROKERS, DEFAULT_TIMEOUT, Settings
 from riverhead.cli.errors import CliError
 from riverhead.cli.output import OutputClosed, print_error
@@ -43,6 +43,7 @@ app.add_typer(broker.app, name="broker")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(stream.app, name="stream")
 app.add_typer(batch.app, name="batch")
+app.command("console")(console.console)
 
 
 @app.callback()
