@@ -18,10 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from riverhead.stream.errors import NotRunningError
 from riverhead.stream.tuples import DEFAULT_STREAM, Tuple
+
+if TYPE_CHECKING:
+    from riverhead.tracing import TraceContext
 
 Anchors = Tuple | Sequence[Tuple] | None
 
@@ -151,12 +154,28 @@ class Spout(Component):
         """Called once at the end, after in-flight trees have drained (or the drain timed out)."""
 
     # Collector methods, replaced per task by the runner.
-    def emit(self, values: Sequence[Any], msg_id: Any = None, stream: str = DEFAULT_STREAM) -> None:
-        """Emit ``values`` on ``stream``; a non-None ``msg_id`` makes the tuple tracked."""
+    emits_traces: ClassVar[bool] = False
+    """True for spouts that pass ``trace=`` to ``emit``: the runner then tags tuples
+    downstream with trace spans (:mod:`riverhead.stream.traces`)."""
+
+    def emit(
+        self,
+        values: Sequence[Any],
+        msg_id: Any = None,
+        stream: str = DEFAULT_STREAM,
+        trace: TraceContext | None = None,
+    ) -> None:
+        """Emit ``values`` on ``stream``; a non-None ``msg_id`` makes the tuple tracked;
+        ``trace`` is this task's span for the tuple (ignored unless ``emits_traces``)."""
         _not_running()
 
     def emit_direct(
-        self, task: int, values: Sequence[Any], msg_id: Any = None, stream: str = DEFAULT_STREAM
+        self,
+        task: int,
+        values: Sequence[Any],
+        msg_id: Any = None,
+        stream: str = DEFAULT_STREAM,
+        trace: TraceContext | None = None,
     ) -> None:
         """Emit ``values`` on direct stream ``stream`` to task id ``task``."""
         _not_running()

@@ -30,7 +30,7 @@ import copy
 import itertools
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from riverhead.stream.acker import Acker
@@ -39,6 +39,7 @@ from riverhead.stream.errors import StreamError
 from riverhead.stream.groupings import GroupingKind, Subscription, stable_hash
 from riverhead.stream.metrics import TaskMetrics
 from riverhead.stream.topology import ComponentSpec, Topology
+from riverhead.stream.traces import anchor_span, tagging, traced_components
 from riverhead.stream.tuples import DEFAULT_STREAM, Origin, Tuple
 
 ROUTE_NEXT, ROUTE_KEYED, ROUTE_ALL = 0, 1, 2
@@ -89,6 +90,7 @@ class Wiring:
     immediate_acks: list[tuple[int, Any]]  # (slot, msg_id) acked at once (acking off)
     collected: dict[tuple[str, str], list[Any]] | None
     collect_components: frozenset[str] | None  # None: all components
+    trace_box: list[Any] = field(default_factory=lambda: [None])  # span of the emit in progress
 
 
 def _unknown_stream(component: str, stream: str, table: dict[str, StreamEntry]) -> StreamError:
@@ -132,7 +134,10 @@ def build_tasks(
                 slot += 1
     by_id = {t.task_id: t for t in tasks}
     memos: dict[Subscription, dict[Any, Append]] = {}
+    traced = traced_components(topology) if config.get("tracing", True) else set()
+    box = wiring.trace_box
     for task in tasks:
+        is_traced = task.component in traced
         table: dict[str, StreamEntry] = {}
         for stream, sdef in task.spec.streams.items():
             origin = Origin(task.spec.alias or task.component, stream, task.task_id,
@@ -141,29 +146,31 @@ def build_tasks(
             direct: dict[int, Append] = {}
             for sub in topology.subscribers(task.component, stream):
                 targets = [by_id[i] for i in ids[sub.target]]
+                appends = [t.inbox.append for t in targets]
+                if is_traced:
+                    appends = [tagging(app, box) for app in appends]
                 if sub.kind is GroupingKind.DIRECT:
-                    direct.update({t.task_id: t.inbox.append for t in targets})
+                    direct.update({t.task_id: app for t, app in zip(targets, appends, strict=True)})
                 else:
                     memo = memos.setdefault(sub, {})
-                    routes.append(_route(sub, targets, origin, memo, wiring.rng))
+                    routes.append(_route(sub, appends, origin, memo, wiring.rng))
             collect = None
             if wiring.collected is not None and (
                 wiring.collect_components is None or task.component in wiring.collect_components
             ):
                 collect = wiring.collected.setdefault((task.component, stream), []).append
             table[stream] = (origin, len(sdef.fields), routes, direct, collect)
-        _bind(task, table, wiring)
+        _bind(task, table, wiring, is_traced)
     return tasks
 
 
 def _route(
     sub: Subscription,
-    targets: list[Task],
+    appends: list[Append],
     origin: Origin,
     memo: dict[Any, Append],
     rng: random.Random,
 ) -> Route:
-    appends = [t.inbox.append for t in targets]
     kind = sub.kind
     if kind in (GroupingKind.SHUFFLE, GroupingKind.LOCAL_OR_SHUFFLE):
         start = rng.randrange(len(appends))
@@ -198,11 +205,11 @@ def _set(instance: Component, name: str, fn: Callable[..., Any]) -> None:
     object.__setattr__(instance, name, fn)
 
 
-def _bind(task: Task, table: dict[str, StreamEntry], wiring: Wiring) -> None:
+def _bind(task: Task, table: dict[str, StreamEntry], wiring: Wiring, traced: bool) -> None:
     if task.is_spout:
-        _bind_spout(task, table, wiring)
+        _bind_spout(task, table, wiring, traced)
     else:
-        _bind_bolt(task, table, wiring)
+        _bind_bolt(task, table, wiring, traced)
 
 
 def _deliver_untracked(tup: Tuple, values: Sequence[Any], routes: list[Route]) -> None:
@@ -216,7 +223,7 @@ def _deliver_untracked(tup: Tuple, values: Sequence[Any], routes: list[Route]) -
                 app(tup)
 
 
-def _bind_spout(task: Task, table: dict[str, StreamEntry], wiring: Wiring) -> None:
+def _bind_spout(task: Task, table: dict[str, StreamEntry], wiring: Wiring, traced: bool) -> None:
     acker = wiring.acker
     rand = wiring.rng.getrandbits
     now = wiring.now
@@ -263,21 +270,41 @@ def _bind_spout(task: Task, table: dict[str, StreamEntry], wiring: Wiring) -> No
                     ch(values)(Tuple(values, origin, ids, edge))
         acker.init(root, val, slot, msg_id, now[0])
 
-    def emit(values: Sequence[Any], msg_id: Any = None, stream: str = DEFAULT_STREAM) -> None:
-        try:
-            entry = table[stream]
-        except KeyError:
-            raise _unknown_stream(component, stream, table) from None
-        send(values, msg_id, entry, None)
+    box = wiring.trace_box
 
-    def emit_direct(
-        target_task: int, values: Sequence[Any], msg_id: Any = None, stream: str = DEFAULT_STREAM
+    def emit(
+        values: Sequence[Any], msg_id: Any = None, stream: str = DEFAULT_STREAM, trace: Any = None
     ) -> None:
         try:
             entry = table[stream]
         except KeyError:
             raise _unknown_stream(component, stream, table) from None
-        send(values, msg_id, entry, _direct_target(component, stream, entry, target_task))
+        if traced and trace is not None:
+            box[0] = trace
+            try:
+                send(values, msg_id, entry, None)
+            finally:
+                box[0] = None
+            return
+        send(values, msg_id, entry, None)
+
+    def emit_direct(
+        target_task: int,
+        values: Sequence[Any],
+        msg_id: Any = None,
+        stream: str = DEFAULT_STREAM,
+        trace: Any = None,
+    ) -> None:
+        try:
+            entry = table[stream]
+        except KeyError:
+            raise _unknown_stream(component, stream, table) from None
+        target = _direct_target(component, stream, entry, target_task)
+        box[0] = trace if traced else None
+        try:
+            send(values, msg_id, entry, target)
+        finally:
+            box[0] = None
 
     _set(task.instance, "emit", emit)
     _set(task.instance, "emit_direct", emit_direct)
@@ -326,7 +353,7 @@ def _child_factory(rand: Callable[[int], int]) -> Callable[[Sequence[Any], Origi
     return child
 
 
-def _bind_bolt(task: Task, table: dict[str, StreamEntry], wiring: Wiring) -> None:
+def _bind_bolt(task: Task, table: dict[str, StreamEntry], wiring: Wiring, traced: bool) -> None:
     acker = wiring.acker
     rand = wiring.rng.getrandbits
     now = wiring.now
@@ -384,7 +411,9 @@ def _bind_bolt(task: Task, table: dict[str, StreamEntry], wiring: Wiring) -> Non
 
     emit = generic_emit
     default = table.get(DEFAULT_STREAM)
-    if default is not None:
+    if traced:
+        emit, emit_direct = _traced_emits(generic_emit, emit_direct, wiring.trace_box)
+    elif default is not None:
         emit = _fast_emit(default, generic_emit, metrics, acker is not None, rand) or generic_emit
 
     if acker is None:
@@ -440,6 +469,33 @@ def _bind_bolt(task: Task, table: dict[str, StreamEntry], wiring: Wiring) -> Non
     _set(instance, "ack", ack)
     _set(instance, "fail", fail)
     _set(instance, "reset_timeout", reset_timeout)
+
+
+def _traced_emits(
+    emit: Callable[..., None], emit_direct: Callable[..., None], box: list[Any]
+) -> tuple[Callable[..., None], Callable[..., None]]:
+    """A traced bolt's collectors: each emit sets the span its tuples are tagged with (that
+    of the first traced anchor) for the routes' tagging appends."""
+
+    def traced_emit(
+        values: Sequence[Any], anchors: Any = None, stream: str = DEFAULT_STREAM
+    ) -> None:
+        box[0] = anchor_span(anchors)
+        try:
+            emit(values, anchors, stream)
+        finally:
+            box[0] = None
+
+    def traced_emit_direct(
+        target_task: int, values: Sequence[Any], anchors: Any = None, stream: str = DEFAULT_STREAM
+    ) -> None:
+        box[0] = anchor_span(anchors)
+        try:
+            emit_direct(target_task, values, anchors, stream)
+        finally:
+            box[0] = None
+
+    return traced_emit, traced_emit_direct
 
 
 def _fast_emit(

@@ -33,7 +33,9 @@ from typing import Any
 from riverhead.stream.components import Bolt, Context, Failure, Spout
 from riverhead.stream.formats import Format, check_format, decode, encode
 from riverhead.stream.offsets import OffsetTracker
+from riverhead.stream.traces import span_of
 from riverhead.stream.tuples import Tuple
+from riverhead.tracing import TraceContext, continue_from, with_traceparent
 
 log = logging.getLogger("riverhead.stream.kafka")
 
@@ -89,6 +91,7 @@ class KafkaSpout(Spout):
     """
 
     outputs = SPOUT_FIELDS
+    emits_traces = True
 
     def __init__(
         self,
@@ -126,6 +129,7 @@ class KafkaSpout(Spout):
         from confluent_kafka import Consumer
 
         self._brokers = resolve_brokers(self.brokers, context)
+        self._tracing = bool(context.config.get("tracing", True))
         conf: dict[str, Any] = {
             "bootstrap.servers": self._brokers,
             "group.id": self.group,
@@ -222,8 +226,13 @@ class KafkaSpout(Spout):
         self.emit(
             (key, value, msg.headers() or [], msg_id[0], msg_id[1], msg_id[2],
              ts if ts_type else None),
-            msg_id=msg_id,
+            msg_id=msg_id, trace=self._trace_for(msg),
         )
+
+    def _trace_for(self, msg: Any) -> TraceContext | None:
+        """This task's span for ``msg``: a child of its ``traceparent``, else a new trace
+        (None with ``tracing=False``)."""
+        return continue_from(msg.headers()) if self._tracing else None
 
     def ack(self, msg_id: Any) -> None:
         self._inflight.pop(msg_id, None)
@@ -320,8 +329,10 @@ class KafkaBolt(Bolt):
     field ``value_field`` in ``value_format``; without ``value_field``, the whole tuple as a
     JSON object ``{field: value}`` (``value_format="json"`` only). A ``headers`` field
     (``[(name, bytes)]`` or a mapping), if the input stream has one, becomes the record's
-    headers, so headers read by a KafkaSpout pass through. ``producer_config`` adds or
-    overrides librdkafka settings (idempotence is on by default).
+    headers, so headers read by a KafkaSpout pass through; a traced tuple's record gets
+    this task's span as its ``traceparent`` (replacing any passed through).
+    ``producer_config`` adds or overrides librdkafka settings (idempotence is on by
+    default).
     """
 
     tick_interval = 0.02
@@ -372,6 +383,9 @@ class KafkaBolt(Bolt):
     def process(self, tup: Tuple) -> None:
         key = None if self.key_field is None else encode(self.key_format, tup[self.key_field])
         headers = _headers(tup.get(self.headers_field))
+        span = span_of(tup)
+        if span is not None:
+            headers = with_traceparent(headers, span)
 
         def delivered(err: Any, msg: Any) -> None:
             if err is None:

@@ -33,7 +33,9 @@ from riverhead.stream.components import Bolt, Context, StreamDef
 from riverhead.stream.groupings import GroupingKind, Subscription, key_bytes
 from riverhead.stream.kafka import KafkaSpout, resolve_brokers
 from riverhead.stream.topology import ComponentSpec, Topology
+from riverhead.stream.traces import span_of
 from riverhead.stream.tuples import Tuple
+from riverhead.tracing import with_traceparent
 
 log = logging.getLogger("riverhead.stream.repartition")
 
@@ -63,6 +65,9 @@ class RepartitionSink(Bolt):
         key = key_bytes([values[p] for p in self.positions]) if self.positions else b"*"
         value = json.dumps(list(values), separators=(",", ":"), default=repr).encode()
 
+        span = span_of(tup)
+        headers = None if span is None else with_traceparent(None, span)
+
         def delivered(err: Any, msg: Any) -> None:
             if err is None:
                 self.ack(tup)
@@ -71,7 +76,9 @@ class RepartitionSink(Bolt):
 
         while True:
             try:
-                self._producer.produce(self.topic, value=value, key=key, on_delivery=delivered)
+                self._producer.produce(
+                    self.topic, value=value, key=key, headers=headers, on_delivery=delivered
+                )
                 break
             except BufferError:
                 self._producer.poll(0.05)
@@ -99,7 +106,7 @@ class RepartitionSpout(KafkaSpout):
 
     def _emit(self, msg: Any, msg_id: tuple[str, int, int]) -> None:
         values = json.loads(msg.value())
-        self.emit(tuple(values), msg_id=msg_id, stream=self.stream)
+        self.emit(tuple(values), msg_id=msg_id, stream=self.stream, trace=self._trace_for(msg))
 
 
 @dataclass

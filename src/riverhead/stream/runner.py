@@ -60,6 +60,9 @@ class RunConfig:
     * ``drain_timeout`` (None: ``message_timeout``): how long a graceful stop waits for
       in-flight trees;
     * ``idle_sleep`` (0.002 s): the longest sleep of an idle round;
+    * ``tracing`` (True): tag tuples downstream of trace-emitting spouts (the Kafka spout)
+      with W3C trace spans, written as ``traceparent`` by the Kafka sink
+      (:mod:`riverhead.stream.traces`); False turns it off;
     * ``gc_threshold`` (10000; None: leave the collector alone): the generation-0 threshold
       of Python's cyclic GC while :meth:`LocalRunner.run` runs (restored after). Queued
       tuples are GC-tracked objects that die young; at CPython's default (700) the
@@ -76,6 +79,7 @@ class RunConfig:
     drain_timeout: float | None = None
     idle_sleep: float = 0.002
     gc_threshold: int | None = 10_000
+    tracing: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -14,6 +14,10 @@ Acking state (Storm's ``MessageId`` and ``ackVal``):
   tuple has several anchors and its edge id differs per tree: then ``ids[root]`` holds it.
 * ``ack_val`` accumulates the XOR of the edge ids of the children anchored to this tuple.
 
+Tracing (:mod:`riverhead.stream.traces`): ``trace`` is the span of the task that emitted
+the tuple and ``span`` the receiving task's span for it; both are slots left unset on
+untraced tuples (reading them raises ``AttributeError``; use ``traces.span_of``).
+
 A tuple is owned by the task that received it; it is not thread-safe and must not be
 shared between tasks (emit its values instead).
 """
@@ -21,7 +25,10 @@ shared between tasks (emit its values instead).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from riverhead.tracing import TraceContext
 
 DEFAULT_STREAM = "default"
 
@@ -57,7 +64,10 @@ class Origin:
 class Tuple:
     """One tuple as a task receives it (see the module docstring for the acking fields)."""
 
-    __slots__ = ("ack_val", "edge", "ids", "origin", "values")
+    __slots__ = ("ack_val", "edge", "ids", "origin", "span", "trace", "values")
+
+    trace: TraceContext
+    span: TraceContext
 
     def __init__(
         self,
