@@ -240,6 +240,8 @@ class BrokerConfig:
             raise ConfigError("log.segment.bytes must be >= 1024")
         if self.get("log.message.timestamp.type") not in ("CreateTime", "LogAppendTime"):
             raise ConfigError("log.message.timestamp.type must be CreateTime or LogAppendTime")
+        if self.get("logger.format") not in ("text", "json"):
+            raise ConfigError("logger.format must be text or json")
 
     # ---- typed access -------------------------------------------------------------
     def get(self, key: str) -> str:

@@ -11,7 +11,6 @@ import logging
 import os
 import resource
 import signal
-import sys
 import threading
 from types import FrameType
 
@@ -20,6 +19,7 @@ from riverhead.broker.dispatch import Dispatcher
 from riverhead.broker.engine import RequestEngine
 from riverhead.broker.metrics_server import MetricsServer, start_metrics
 from riverhead.broker.state import BrokerState
+from riverhead.logging_setup import configure
 from riverhead.security import wiring as security_wiring
 
 log = logging.getLogger("riverhead.broker")
@@ -86,12 +86,9 @@ class Broker:
         self._stopped.wait()
 
 
-def configure_logging(level: str | None = None) -> None:
-    logging.basicConfig(
-        level=level or os.environ.get("RIVERHEAD_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str | None = None, fmt: str = "text") -> None:
+    """Text or JSON lines on stderr (``logger.format``; see riverhead.logging_setup)."""
+    configure(level or os.environ.get("RIVERHEAD_LOG_LEVEL", "INFO"), fmt)
 
 
 def raise_open_file_limit() -> int:
@@ -109,7 +106,7 @@ def raise_open_file_limit() -> int:
 
 def run_broker(config: BrokerConfig) -> int:
     """Start a broker and block until SIGTERM/SIGINT; returns the process exit code."""
-    configure_logging()
+    configure_logging(fmt=config.get("logger.format"))
     log.info("open-file limit: %d", raise_open_file_limit())
     try:
         broker = Broker(config)

@@ -35,6 +35,7 @@ from riverhead.cluster.replicas import ReplicaSettings
 from riverhead.cluster.zk import StateChanged
 from riverhead.log.config import TOPIC_CONFIGS, InvalidConfig, LogConfig
 from riverhead.log.manager import LogManager
+from riverhead.logging_setup import event
 from riverhead.protocol.errors import ErrorCode
 
 log = logging.getLogger("riverhead.broker")
@@ -221,7 +222,13 @@ class BrokerState:
                 )
             self.log_configs[name] = config
             self.topics.add(name, partitions, configs)  # visible to clients from here on
-        log.info("created topic %s with %d partitions %s", name, partitions, configs or "")
+        log.info(
+            "created topic %s with %d partitions %s",
+            name,
+            partitions,
+            configs or "",
+            extra=event("topic_created", topic=name, partitions=partitions, replication_factor=1),
+        )
         return AdminResult()
 
     def _create_cluster_topic(
@@ -261,7 +268,18 @@ class BrokerState:
                 ErrorCode.REQUEST_TIMED_OUT,
                 f"topic {name!r} was created but its partitions have no state yet",
             )
-        log.info("created topic %s: %d partitions, RF %d", name, partitions, replication_factor)
+        log.info(
+            "created topic %s: %d partitions, RF %d",
+            name,
+            partitions,
+            replication_factor,
+            extra=event(
+                "topic_created",
+                topic=name,
+                partitions=partitions,
+                replication_factor=replication_factor,
+            ),
+        )
         return AdminResult()
 
     def _add_cluster_partitions(self, name: str, count: int, validate_only: bool) -> AdminResult:
@@ -382,7 +400,7 @@ class BrokerState:
             for index in range(info.partitions):
                 self.partitions.pop((name, index), None)
             self.logs.delete_topic(name)
-        log.info("deleted topic %s", name)
+        log.info("deleted topic %s", name, extra=event("topic_deleted", topic=name))
         return AdminResult()
 
     def add_partitions(self, name: str, count: int, *, validate_only: bool) -> AdminResult:

@@ -38,6 +38,7 @@ from riverhead.cluster.election import assign_replicas
 from riverhead.cluster.model import BrokerInfo, PartitionState, TopicAssignment, TopicMetadata
 from riverhead.cluster.replicas import ReplicaHost, ReplicaManager, ReplicaSettings
 from riverhead.cluster.zk import TopicExists, ZkStore
+from riverhead.logging_setup import event
 from riverhead.protocol.errors import ErrorCode
 
 log = logging.getLogger("riverhead.cluster")
@@ -208,7 +209,12 @@ class ClusterNode:
         if current == -1 and self._running:
             lease = self.store.try_become_controller(self.node_id)
             if lease is not None:
-                log.info("broker %d is the controller (epoch %d)", self.node_id, lease.epoch)
+                log.info(
+                    "broker %d is the controller (epoch %d)",
+                    self.node_id,
+                    lease.epoch,
+                    extra=event("controller_elected", broker=self.node_id, epoch=lease.epoch),
+                )
                 interval = (
                     self.settings.preferred_interval_s
                     if self.settings.auto_leader_rebalance

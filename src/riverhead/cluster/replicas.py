@@ -28,6 +28,7 @@ from riverhead.broker.partition import Partition
 from riverhead.cluster.controller import IsrChange, IsrResult
 from riverhead.cluster.fetcher import FetcherThread
 from riverhead.cluster.model import NO_LEADER, PartitionState, TopicMetadata
+from riverhead.logging_setup import event
 from riverhead.protocol.errors import ErrorCode
 
 log = logging.getLogger("riverhead.cluster")
@@ -143,11 +144,11 @@ class ReplicaManager:
             return
         if state.leader == self.node_id:
             if same_epoch and part.is_leader:
-                self._count_isr_change(part.isr, state.isr)  # e.g. the controller's, on loss
+                self._count_isr_change(part, state.isr)  # e.g. the controller's, on loss
                 part.set_isr(state.isr, state.partition_epoch)
             else:
                 if part.is_leader:  # still the leader, at a new epoch (a replica was lost)
-                    self._count_isr_change(part.isr, state.isr)
+                    self._count_isr_change(part, state.isr)
                 self._unfollow(tp)
                 part.make_leader(
                     state.leader_epoch, state.isr, replicas, state.partition_epoch, now_ms()
@@ -159,6 +160,14 @@ class ReplicaManager:
                     state.leader_epoch,
                     list(state.isr),
                     part.log.log_end_offset,
+                    extra=event(
+                        "leader_elected",
+                        topic=part.topic,
+                        partition=part.index,
+                        leader=self.node_id,
+                        leader_epoch=state.leader_epoch,
+                        isr=list(state.isr),
+                    ),
                 )
                 self.host.on_leadership(tp, True)
             if part.maybe_advance_hw(self.host.min_isr(part.topic)):
@@ -185,9 +194,25 @@ class ReplicaManager:
                 state.leader_epoch,
             )
 
-    def _count_isr_change(self, old: tuple[int, ...], new: tuple[int, ...]) -> None:
-        """Metrics: an ISR change applied as leader. Counts may race between the ISR
-        thread and the metadata thread (an increment lost at worst, never a crash)."""
+    def _count_isr_change(self, part: Partition, new: tuple[int, ...]) -> None:
+        """Metrics and an event line: an ISR change applied as leader. Counts may race
+        between the ISR thread and the metadata thread (an increment lost at worst)."""
+        old = part.isr
+        if set(old) != set(new):
+            log.info(
+                "%s-%d: ISR changed %s -> %s",
+                part.topic,
+                part.index,
+                list(old),
+                list(new),
+                extra=event(
+                    "isr_changed",
+                    topic=part.topic,
+                    partition=part.index,
+                    old_isr=list(old),
+                    new_isr=list(new),
+                ),
+            )
         if len(new) < len(old):
             self.isr_shrinks += 1
         elif len(new) > len(old):
@@ -286,7 +311,7 @@ class ReplicaManager:
         for (part, change), result in zip(changes, results, strict=True):
             if result.error == ErrorCode.NONE and result.state is not None:
                 if part.leader_epoch == result.state.leader_epoch:
-                    self._count_isr_change(part.isr, result.state.isr)
+                    self._count_isr_change(part, result.state.isr)
                     part.set_isr(result.state.isr, result.state.partition_epoch)
                     if part.maybe_advance_hw(self.host.min_isr(part.topic)):
                         self.host.notify((part.topic, part.index))

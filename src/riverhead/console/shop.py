@@ -122,7 +122,6 @@ class ShopTail:
             if not isinstance(data, dict):
                 raise ValueError("not an object")
             with self.lock:
-                self.records += 1
                 if topic == REVENUE:
                     start = int(data["window_start"])
                     self.revenue[start] = {
@@ -163,6 +162,7 @@ class ShopTail:
                             "details": str(data.get("details", "")),
                         }
                     )
+                self.records += 1  # only once the record was understood
         except (ValueError, KeyError, TypeError):
             with self.lock:
                 self.skipped += 1

@@ -46,6 +46,7 @@ from riverhead.log.config import LogConfig
 from riverhead.log.files import SEGMENT_FILES, read_file
 from riverhead.log.index import INT32_MAX
 from riverhead.log.segment import LogSegment
+from riverhead.logging_setup import event
 from riverhead.protocol.batch import (
     HEADER_SIZE,
     BatchHeader,
@@ -228,6 +229,13 @@ class PartitionLog:
                         truncated,
                         seg.size,
                         reason,
+                        extra=event(
+                            "recovery_truncated",
+                            segment=str(seg.log_path),
+                            bytes=truncated,
+                            position=seg.size,
+                            reason=reason,
+                        ),
                     )
                     self.recovered_bytes_truncated += truncated
             if (not trusted or problem) and not last and not truncated:
@@ -445,6 +453,12 @@ class PartitionLog:
         new.make_active()
         segments.append(new)
         self._publish(segments)
+        logger.info(
+            "%s: rolled a new segment at offset %d",
+            self.directory.name,
+            new_base,
+            extra=event("segment_rolled", partition=self.directory.name, base_offset=new_base),
+        )
         return new
 
     # -- flushing -------------------------------------------------------------------------
@@ -630,7 +644,13 @@ class PartitionLog:
             active = keep[-1]
             removed = active.truncate_to(offset)  # also makes it active if it was rolled
             logger.info(
-                "%s: truncated to offset %d (%d bytes)", self.directory.name, offset, removed
+                "%s: truncated to offset %d (%d bytes)",
+                self.directory.name,
+                offset,
+                removed,
+                extra=event(
+                    "log_truncated", partition=self.directory.name, offset=offset, bytes=removed
+                ),
             )
             self._publish(keep)
             self._leo = max(active.next_offset, active.base_offset)
@@ -706,6 +726,12 @@ class PartitionLog:
                     self.directory.name,
                     len(doomed),
                     self._log_start,
+                    extra=event(
+                        "segments_deleted",
+                        partition=self.directory.name,
+                        segments=len(doomed),
+                        log_start_offset=self._log_start,
+                    ),
                 )
             return len(doomed)
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from riverhead.broker.groups.group import CommittedOffset, Group, GroupState, Member
 from riverhead.broker.groups.store import OffsetStore, group_key, offset_key
+from riverhead.logging_setup import event
 from riverhead.protocol.errors import ErrorCode
 
 log = logging.getLogger("riverhead.broker.groups")
@@ -262,6 +263,13 @@ class GroupCoordinator:
             group.generation,
             len(group.members),
             group.protocol,
+            extra=event(
+                "group_rebalanced",
+                group=group.group_id,
+                generation=group.generation,
+                members=len(group.members),
+                protocol=group.protocol,
+            ),
         )
         for member in group.members.values():
             member.assignment = b""
