@@ -34,7 +34,14 @@ from riverhead.stream.aggregations import Aggregation
 from riverhead.stream.components import Bolt, Context
 from riverhead.stream.joins import ItemsTableSpout, JoinStep, TableJoinStep, TableSpout, UnionStep
 from riverhead.stream.kafka import KafkaBolt, KafkaSpout
-from riverhead.stream.operators import LATE_STREAM, ItemsSpout, KeyByStep, MapStep, SourceStep
+from riverhead.stream.operators import (
+    LATE_STREAM,
+    ItemsSpout,
+    KeyByStep,
+    MapStep,
+    SourceStep,
+    Step,
+)
 from riverhead.stream.runner import LocalRunner
 from riverhead.stream.topology import Topology
 from riverhead.stream.tuples import Tuple
@@ -94,7 +101,8 @@ class App:
         else:
             self._topology.spout(spout_id, KafkaSpout(
                 topic, group or f"{self.name}.{name}", self.brokers, value_format=value))
-        step = SourceStep(name, timestamp, _ms(max_out_of_orderness), **self._step_kw())
+        step = SourceStep(name, timestamp, _ms(max_out_of_orderness),
+                          () if items is not None else (topic,), **self._step_kw())
         self._bolt(name, step).local_or_shuffle_grouping(spout_id)
         return Stream(self, name)
 
@@ -131,6 +139,8 @@ class Stream(Generic[T]):
 
     def _then(self, name: str, bolt: Bolt) -> Any:
         declarer = self.app._bolt(name, bolt)
+        if isinstance(bolt, Step):
+            bolt.inputs.append((self.name, False))
         return declarer.local_or_shuffle_grouping(self.name, stream=self.stream)
 
     def filter(self, name: str, fn: Callable[[T], bool]) -> Stream[T]:
@@ -200,10 +210,12 @@ class KeyedStream(Stream[T]):
         apart, as ``fn(left, right)`` (each pair once, whichever arrives first)."""
         union = f"{name}.union"
         step = UnionStep(union, self.name, [name], **self.app._step_kw())
+        step.inputs += [(self.name, False), (other.name, False)]
         self.app._bolt(union, step).local_or_shuffle_grouping(self.name) \
             .local_or_shuffle_grouping(other.name)
         join = JoinStep(name, _ms(within), fn, allowed_lateness_ms=_ms(allowed_lateness),
                         store=self.app.store, **self.app._step_kw())
+        join.inputs.append((union, True))
         self.app._bolt(name, join).fields_grouping(union, "key")
         return Stream(self.app, name)
 
@@ -223,6 +235,7 @@ class WindowedStream(Generic[T]):
         step = WindowStep(name, self.assigner, aggregation,
                           allowed_lateness_ms=self.lateness_ms, store=app.store,
                           **app._step_kw())
+        step.inputs.append((self.keyed.name, True))
         app._bolt(name, step).fields_grouping(self.keyed.name, "key")
         self.keyed.step.downstream.append(name)
         return ResultStream(app, name)

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from riverhead.stream import kafka
 from riverhead.stream.components import Bolt, Context, Spout
 from riverhead.stream.groupings import key_bytes, stable_hash
 from riverhead.stream.kafka import SPOUT_FIELDS
@@ -53,12 +54,21 @@ class Step(Bolt):
         self.idle_timeout = idle_timeout
         self.punctuate_ms = punctuate_ms
         self.now: Callable[[], float] = time.monotonic
+        self.inputs: list[tuple[str, bool]] = []
+        """Upstream steps and whether they feed this one from every worker (keyed)."""
 
     def prepare(self, context: Context) -> None:
         self.context = context
         self.tracker = WatermarkTracker(0, self.idle_timeout)
         self.channel = f"{context.component_id}@{context.worker_index}.{context.task_index}"
         self.out_wm = NO_WATERMARK
+        # Expected upstream channels hold the watermark back from the start (until they
+        # report or go idle), so a fast input cannot run it past a slow one's backlog.
+        now = self.now()
+        for upstream, every_worker in self.inputs:
+            workers = range(context.worker_count) if every_worker else [context.worker_index]
+            for w in workers:
+                self.tracker.advance(f"{upstream}@{w}.0", NO_WATERMARK, now)
         self.open_step(context)
 
     def open_step(self, context: Context) -> None:
@@ -113,13 +123,30 @@ class SourceStep(Step):
     ``max_out_of_orderness_ms``; partition ``-1`` marks the end of a bounded input."""
 
     def __init__(self, name: str, timestamp: Fn | None = None,
-                 max_out_of_orderness_ms: int = 0, **kw: Any) -> None:
+                 max_out_of_orderness_ms: int = 0, topics: Sequence[str] = (),
+                 **kw: Any) -> None:
         super().__init__(name, **kw)
         self.timestamp = timestamp
         self.ooo = max_out_of_orderness_ms
+        self.topics = set(topics)
 
     def open_step(self, context: Context) -> None:
         self.partitions = WatermarkTracker(self.ooo, self.idle_timeout)
+        if self.topics:
+            kafka.ASSIGNMENT_LISTENERS.append(self._on_assignment)
+
+    def _on_assignment(self, group: str, parts: list[tuple[str, int]], assigned: bool) -> None:
+        # A newly assigned partition holds the watermark back until its first record
+        # (or its idle timeout): a consumer may fetch one partition's whole backlog first.
+        if assigned:
+            now = self.now()
+            for topic, p in parts:
+                if topic in self.topics:
+                    self.partitions.advance(f"{topic}:{p}", NO_WATERMARK, now)
+
+    def cleanup(self) -> None:
+        if self._on_assignment in kafka.ASSIGNMENT_LISTENERS:
+            kafka.ASSIGNMENT_LISTENERS.remove(self._on_assignment)
 
     @property
     def wm(self) -> int:
