@@ -50,6 +50,10 @@ def _funnel(acc: list[int], e: dict[str, Any]) -> list[int]:
     return acc
 
 
+def _add_lists(a: list[int], b: list[int]) -> list[int]:
+    return [x + y for x, y in zip(a, b, strict=True)]
+
+
 def build_app(name: str = "shop-analytics", brokers: str | None = None,
               topic: str = "shop-events", items: list[Any] | None = None) -> App:
     app = App(name, brokers or os.environ.get("SHOP_BROKERS"), idle_timeout=30.0)
@@ -77,8 +81,7 @@ def build_app(name: str = "shop-analytics", brokers: str | None = None,
 
     funnel = (activity.key_by("funnel.user", lambda e: e["user_id"])
               .window("funnel.session", session(gap=30), allowed_lateness=LATENESS)
-              .aggregate("funnel", aggregate(lambda: [0, 0, 0], _funnel,
-                                             lambda a, b: [x + y for x, y in zip(a, b)])))
+              .aggregate("funnel", aggregate(lambda: [0, 0, 0], _funnel, _add_lists)))
     funnel.map("funnel.out", lambda r: {
         "session_start": r["window_start"], "session_end": r["window_end"],
         "user_id": r["key"], "views": r["result"][0], "carts": r["result"][1],
