@@ -166,7 +166,7 @@ def test_api_versions_unsupported_version_answers_v0_error(
         assert int(versions.error_code) == 0
 
 
-@pytest.mark.parametrize("key", [4, 17, 23, 68, 71, 1000, 32767, -1])
+@pytest.mark.parametrize("key", [4, 24, 23, 68, 71, 1000, 32767, -1])
 def test_unknown_api_key_closes(broker: BrokerProcess, key: int) -> None:
     with RawClient(broker.bootstrap) as client:
         client.send_frame(request_header(key, 0, 5) + b"\x00" * 8)

@@ -105,6 +105,10 @@ DEFAULTS: dict[str, str] = {
     "ssl.enabled.protocols": "TLSv1.2,TLSv1.3",
     "ssl.cipher.suites": "",
     "ssl.principal.mapping.rules": "DEFAULT",
+    "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+    "sasl.server.max.receive.size": "524288",
+    "connections.max.reauth.ms": "0",
+    "connection.failed.authentication.delay.ms": "100",
 }
 
 # Keys that may be scoped to one listener: listener.name.<listener>.<key>.

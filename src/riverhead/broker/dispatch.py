@@ -19,6 +19,7 @@ from riverhead.broker.engine import PARKED, Parts, _Parked
 from riverhead.broker.handlers import (
     alter_configs,
     alter_partition,
+    alter_user_scram_credentials,
     api_versions,
     create_partitions,
     create_topics,
@@ -28,6 +29,7 @@ from riverhead.broker.handlers import (
     describe_configs,
     describe_groups,
     describe_log_dirs,
+    describe_user_scram_credentials,
     fetch,
     find_coordinator,
     heartbeat,
@@ -43,6 +45,8 @@ from riverhead.broker.handlers import (
     offset_fetch,
     offset_for_leader_epoch,
     produce,
+    sasl_authenticate,
+    sasl_handshake,
     sync_group,
 )
 from riverhead.broker.metrics import BrokerMetrics
@@ -52,6 +56,7 @@ from riverhead.protocol.apis import ApiKey, api_name, is_supported
 from riverhead.protocol.frames import FrameError, parse_request_header
 from riverhead.protocol.messages import RequestDecodeError
 from riverhead.protocol.produce import ProduceDecodeError
+from riverhead.security import gate as sasl_gate
 
 log = logging.getLogger("riverhead.broker.dispatch")
 
@@ -85,6 +90,10 @@ HANDLERS: dict[int, Handler] = {
     ApiKey.OFFSET_FOR_LEADER_EPOCH: offset_for_leader_epoch.handle,
     ApiKey.DESCRIBE_LOG_DIRS: describe_log_dirs.handle,
     ApiKey.ALTER_PARTITION: alter_partition.handle,
+    ApiKey.SASL_HANDSHAKE: sasl_handshake.handle,
+    ApiKey.SASL_AUTHENTICATE: sasl_authenticate.handle,
+    ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: describe_user_scram_credentials.handle,
+    ApiKey.ALTER_USER_SCRAM_CREDENTIALS: alter_user_scram_credentials.handle,
 }
 
 Resume = Callable[[Connection, list[bytes | FileChunk] | None], None]
@@ -96,6 +105,11 @@ class Dispatcher:
         self.resume: Resume = lambda conn, parts: None  # set by the server to engine.resume
 
     def __call__(self, conn: Connection, frame: memoryview) -> Parts | _Parked | None:
+        session = conn.session
+        if session is not None and session.protocol.uses_sasl:  # riverhead.security.gate
+            screened = sasl_gate.screen(conn, session, frame)
+            if screened is not sasl_gate.PASS:
+                return screened  # type: ignore[return-value]
         started = time.perf_counter_ns()
         try:
             header = parse_request_header(frame)

@@ -37,6 +37,7 @@ from riverhead.log.config import TOPIC_CONFIGS, InvalidConfig, LogConfig
 from riverhead.log.manager import LogManager
 from riverhead.logging_setup import event
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.manager import SecurityManager
 
 log = logging.getLogger("riverhead.broker")
 
@@ -87,6 +88,7 @@ class BrokerState:
         self.auto_create = config.get_bool("auto.create.topics.enable")
         self.default_partitions = config.get_int("num.partitions")
         self.snapshot_path = dirs[0] / SNAPSHOT_FILE
+        self.security = SecurityManager(config, dirs[0])  # credentials, SASL, authorizer
         self.cluster: ClusterNode | None = None
         self._snapshots: dict[str, dict[str, Any]] = {}
         if config.get("zookeeper.connect"):

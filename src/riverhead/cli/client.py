@@ -28,7 +28,8 @@ INTERNAL_TOPIC_PREFIX = "__"
 #: which would otherwise read them as (unknown) ``RIVERHEAD_*`` config keys.
 BROKERS_ENV = "RIVERHEAD_BROKERS"
 DEBUG_ENV = "RIVERHEAD_CLI_DEBUG"
-CLI_ENV_VARS = frozenset({BROKERS_ENV, DEBUG_ENV})
+COMMAND_CONFIG_ENV = "RIVERHEAD_COMMAND_CONFIG"
+CLI_ENV_VARS = frozenset({BROKERS_ENV, DEBUG_ENV, COMMAND_CONFIG_ENV})
 
 _quiet = logging.getLogger("riverhead.cli.librdkafka")
 _quiet.addHandler(logging.NullHandler())
@@ -41,6 +42,8 @@ class Settings:
 
     brokers: str = DEFAULT_BROKERS
     timeout: float = DEFAULT_TIMEOUT
+    # librdkafka keys from --command-config (security.protocol, sasl.*, ssl.*...).
+    client_config: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,30 @@ def base_config(settings: Settings) -> dict[str, Any]:
     }
     if not os.environ.get(DEBUG_ENV):
         config["logger"] = _quiet
+    config.update(settings.client_config)
     return config
+
+
+def load_command_config(path: str) -> tuple[tuple[str, str], ...]:
+    """A client properties file (``key=value`` lines, ``#`` comments), as Kafka's tools'
+    ``--command-config``: e.g. ``security.protocol=SASL_SSL``, ``sasl.mechanism=...``,
+    ``sasl.username``/``sasl.password``, ``ssl.ca.location``."""
+    try:
+        text = open(path).read()  # noqa: SIM115 - small file, read at once
+    except OSError as exc:
+        raise CliError(
+            "INVALID_CONFIG", f"cannot read --command-config {path}: {exc.strerror}"
+        ) from None
+    pairs: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#!":
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise CliError("INVALID_CONFIG", f"--command-config line {line!r} is not key=value")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
 
 
 def admin_client(settings: Settings) -> Any:

@@ -25,8 +25,15 @@ from typing import Annotated, Any
 
 import typer
 
-from riverhead.cli import batch, broker, cluster, console, group, stream, topic
-from riverhead.cli.client import BROKERS_ENV, DEFAULT_BROKERS, DEFAULT_TIMEOUT, Settings
+from riverhead.cli import batch, broker, cluster, console, group, stream, topic, user
+from riverhead.cli.client import (
+    BROKERS_ENV,
+    COMMAND_CONFIG_ENV,
+    DEFAULT_BROKERS,
+    DEFAULT_TIMEOUT,
+    Settings,
+    load_command_config,
+)
 from riverhead.cli.errors import CliError
 from riverhead.cli.output import OutputClosed, print_error
 
@@ -43,6 +50,7 @@ app.add_typer(broker.app, name="broker")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(stream.app, name="stream")
 app.add_typer(batch.app, name="batch")
+app.add_typer(user.app, name="user")
 app.command("console")(console.console)
 
 
@@ -63,13 +71,28 @@ def root(
         float,
         typer.Option("--timeout", min=0.1, metavar="SECONDS", help="Request timeout."),
     ] = DEFAULT_TIMEOUT,
+    command_config: Annotated[
+        str | None,
+        typer.Option(
+            "--command-config",
+            envvar=COMMAND_CONFIG_ENV,
+            metavar="FILE",
+            help="Client properties (security.protocol, sasl.*, ssl.*) for secured brokers.",
+        ),
+    ] = None,
 ) -> None:
     """Riverhead: a Kafka-protocol event-streaming platform."""
-    ctx.obj = Settings(brokers=brokers, timeout=timeout)
+    extra = load_command_config(command_config) if command_config else ()
+    ctx.obj = Settings(brokers=brokers, timeout=timeout, client_config=extra)
 
 
 # Global options taking a value, and whether they may be written as ``-Xvalue``.
-_GLOBAL_OPTIONS = {"-X": True, "--brokers": False, "--timeout": False}
+_GLOBAL_OPTIONS = {
+    "-X": True,
+    "--brokers": False,
+    "--timeout": False,
+    "--command-config": False,
+}
 
 
 def hoist_global_options(args: Sequence[str]) -> list[str]:

@@ -12,7 +12,12 @@ thread currently serving the connection reads or changes it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from riverhead.security.listeners import SecurityProtocol
+
+if TYPE_CHECKING:
+    from riverhead.security.sasl import SaslServer
 
 ANONYMOUS = "User:ANONYMOUS"
 
@@ -21,9 +26,11 @@ class Session:
     __slots__ = (
         "authenticated",
         "failed_auth",
+        "full_request_bytes",
         "host",
         "listener",
         "mechanism",
+        "mechanism_done",
         "principal",
         "protocol",
         "raw_tokens",
@@ -40,12 +47,15 @@ class Session:
         # until this is True.
         self.authenticated = not protocol.uses_sasl
         self.mechanism = ""
-        self.sasl: object | None = None  # the mechanism's server state during SASL
+        self.mechanism_done = False  # a SASL exchange has succeeded on this connection
+        self.sasl: SaslServer | None = None  # the mechanism's state during an exchange
         # SaslHandshake v0: the tokens that follow are bare size-prefixed frames.
         self.raw_tokens = False
         # Monotonic time after which the session must re-authenticate (0: never).
         self.reauth_deadline = 0.0
         self.failed_auth = False
+        # socket.request.max.bytes, restored once authenticated (smaller before).
+        self.full_request_bytes = 0
 
     @property
     def user(self) -> str:

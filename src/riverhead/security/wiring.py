@@ -29,14 +29,24 @@ def _host(addr: str) -> str:
     return addr.rpartition(":")[0]
 
 
+def _session(spec: ListenerSpec, conn: Connection, max_unauthenticated: int) -> Session:
+    session = Session(spec.name, spec.protocol, _host(conn.addr))
+    if spec.protocol.uses_sasl:
+        # Until authenticated, a frame may be no larger than sasl.server.max.receive.size.
+        session.full_request_bytes = conn.max_request_bytes
+        conn.max_request_bytes = min(conn.max_request_bytes, max_unauthenticated)
+    return session
+
+
 def connection_factory(
     config: BrokerConfig, spec: ListenerSpec, *, sessions: bool
 ) -> ConnectionFactory | None:
     """The factory for one listener; None means the engine's default plain connection."""
+    max_unauth = config.get_int("sasl.server.max.receive.size")
     if spec.protocol.uses_tls:
         ctx = server_context(config, spec.name, spec.protocol)
         mapper = PrincipalMapper(listener_setting(config, spec.name, "ssl.principal.mapping.rules"))
-        return _tls_factory(ctx, spec, mapper)
+        return _tls_factory(ctx, spec, mapper, max_unauth)
     if not spec.protocol.uses_sasl and not sessions:
 
         def named(sock: socket.socket, addr: str, max_bytes: int) -> Connection:
@@ -49,14 +59,14 @@ def connection_factory(
     def plain(sock: socket.socket, addr: str, max_bytes: int) -> Connection:
         conn = Connection(sock, addr, max_bytes)
         conn.listener = spec.name
-        conn.session = Session(spec.name, spec.protocol, _host(addr))
+        conn.session = _session(spec, conn, max_unauth)
         return conn
 
     return plain
 
 
 def _tls_factory(
-    ctx: ssl.SSLContext, spec: ListenerSpec, mapper: PrincipalMapper
+    ctx: ssl.SSLContext, spec: ListenerSpec, mapper: PrincipalMapper, max_unauth: int
 ) -> ConnectionFactory:
     def on_handshake(conn: TlsConnection) -> None:
         session = conn.session
@@ -70,7 +80,7 @@ def _tls_factory(
         tls = ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         conn = TlsConnection(tls, addr, max_bytes, on_handshake)
         conn.listener = spec.name
-        conn.session = Session(spec.name, spec.protocol, _host(addr))
+        conn.session = _session(spec, conn, max_unauth)
         return conn
 
     return make

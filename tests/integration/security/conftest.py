@@ -6,6 +6,9 @@ Listeners (one broker per test session): PLAINTEXT, SSL (server certificate only
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,7 +17,21 @@ import pytest
 from tests.integration.security.pki import Pki, make_pki
 from tests.support.broker_process import BrokerProcess, free_port
 
-LISTENERS = ("PLAINTEXT", "SSL", "MTLS")
+LISTENERS = ("PLAINTEXT", "SSL", "MTLS", "SASL_PLAINTEXT", "SASL_SSL")
+ALICE = ("alice", "alice-secret")  # SCRAM-SHA-256 and SCRAM-SHA-512 credentials
+
+
+def riverhead(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the ``riverhead`` CLI (a real process), returning its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIVERHEAD_")}
+    return subprocess.run(
+        [sys.executable, "-m", "riverhead", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 @dataclass
@@ -50,11 +67,15 @@ def listener_settings(pki: Pki, ports: dict[str, int]) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def secure_broker(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[SecureBroker]:
     ports = {name: free_port() for name in LISTENERS}
-    proc = BrokerProcess(
-        tmp_path_factory.mktemp("secure-broker"),
-        port=ports["PLAINTEXT"],
-        settings=listener_settings(pki, ports),
-    )
+    data_dir = tmp_path_factory.mktemp("secure-broker")
+    proc = BrokerProcess(data_dir, port=ports["PLAINTEXT"], settings=listener_settings(pki, ports))
+    # The first users are created offline, in the broker's own store, before it starts.
+    for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+        out = riverhead(
+            "user", "create", ALICE[0], "--password-stdin", "-m", mechanism,
+            "--data-dir", str(data_dir / "logs"), stdin=ALICE[1] + "\n",
+        )
+        assert out.returncode == 0, out.stderr
     proc.start()
     try:
         yield SecureBroker(proc, ports, pki)

@@ -125,5 +125,7 @@ def test_advertised_ranges_are_ranges_with_old_minima():
     assert SUPPORTED[ApiKey.PRODUCE][1] >= 7 and SUPPORTED[ApiKey.FETCH][1] >= 10  # zstd
     # Kafka has only v0 of OffsetDelete; AlterPartition v2 is the first naming topics by id
     single = {ApiKey.OFFSET_DELETE, ApiKey.ALTER_PARTITION}
+    # Kafka has only v0 of the SCRAM credential APIs
+    single |= {ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS, ApiKey.ALTER_USER_SCRAM_CREDENTIALS}
     assert all(lo < hi for key, (lo, hi) in SUPPORTED.items() if key not in single)
     assert is_flexible(ApiKey.PRODUCE, 9) and not is_flexible(ApiKey.PRODUCE, 8)

@@ -1,0 +1,58 @@
+"""The broker's security state, shared by handlers: credentials, mechanisms, timings.
+
+Built once from the configuration (``BrokerState.security``):
+
+* ``sasl.enabled.mechanisms`` (per listener via ``listener.name.<l>.sasl.enabled.mechanisms``)
+  — any of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512;
+* ``connections.max.reauth.ms`` — when > 0, SASL sessions (SaslAuthenticate v1+) learn
+  their lifetime and are closed if they send anything but a re-authentication after it;
+* ``connection.failed.authentication.delay.ms`` — the failure response is held back this
+  long (on the purgatory's timer, no thread blocked) before the connection is closed,
+  which slows password guessing down;
+* ``sasl.server.max.receive.size`` — the largest frame accepted before authentication.
+
+Thread-safe: immutable after construction apart from the thread-safe stores it holds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from riverhead.broker.config import BrokerConfig, ConfigError
+from riverhead.security.credentials import CredentialStore
+from riverhead.security.listeners import listener_setting
+from riverhead.security.sasl import SUPPORTED
+
+
+class SecurityManager:
+    def __init__(self, config: BrokerConfig, data_dir: Path | None) -> None:
+        self.config = config
+        self.credentials = CredentialStore(
+            CredentialStore.in_log_dir(data_dir).path if data_dir is not None else None
+        )
+        # Salts answered for unknown users derive from this: stable within a run, so a
+        # repeated probe for one name sees one salt, as for a real user.
+        self.fake_salt_secret = os.urandom(32)
+        self.reauth_ms = config.get_int("connections.max.reauth.ms")
+        self.failed_auth_delay_ms = config.get_int("connection.failed.authentication.delay.ms")
+        self.max_unauthenticated_frame = config.get_int("sasl.server.max.receive.size")
+        self.authorizer: Any = None  # riverhead.security.authorizer.Authorizer, if configured
+        self._mechanisms: dict[str, tuple[str, ...]] = {}
+        for lst in config.listeners:
+            self.mechanisms(lst.name)  # validate at start
+
+    def mechanisms(self, listener: str) -> tuple[str, ...]:
+        found = self._mechanisms.get(listener)
+        if found is None:
+            raw = listener_setting(self.config, listener, "sasl.enabled.mechanisms")
+            found = tuple(m.strip().upper() for m in raw.split(",") if m.strip())
+            unknown = [m for m in found if m not in SUPPORTED]
+            if unknown:
+                raise ConfigError(
+                    f"sasl.enabled.mechanisms: {', '.join(unknown)} not supported: use "
+                    f"{', '.join(SUPPORTED)}"
+                )
+            self._mechanisms[listener] = found
+        return found
