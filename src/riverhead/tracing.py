@@ -21,10 +21,20 @@ Pure functions and frozen values: thread-safe.
 
 from __future__ import annotations
 
+import os
+import random
 import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+# Span ids for child(): a private generator (user code seeding the global one cannot make
+# ids repeat), seeded from os.urandom and reseeded in forked children.
+_rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)
+_child_bits = _rng.getrandbits
+_object_new = object.__new__
+_object_setattr = object.__setattr__
 
 TRACEPARENT = "traceparent"
 SAMPLED = 0x01
@@ -54,8 +64,17 @@ class TraceContext:
         return cls(_random_hex(16), _random_hex(8), SAMPLED if sampled else 0)
 
     def child(self) -> TraceContext:
-        """A new span in the same trace, whose parent is this one."""
-        return TraceContext(self.trace_id, _random_hex(8), self.flags)
+        """A new span in the same trace, whose parent is this one.
+
+        On the stream engine's per-tuple path, so it skips re-validating this (already
+        valid) context and draws the span id from :mod:`random` (span ids must be unique
+        and random, not secret): about 6x cheaper than the checked constructor."""
+        span = _child_bits(64) or 1
+        new = _object_new(TraceContext)
+        _object_setattr(new, "trace_id", self.trace_id)
+        _object_setattr(new, "span_id", f"{span:016x}")
+        _object_setattr(new, "flags", self.flags)
+        return new
 
     @property
     def sampled(self) -> bool:

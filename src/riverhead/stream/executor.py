@@ -39,7 +39,7 @@ from riverhead.stream.errors import StreamError
 from riverhead.stream.groupings import GroupingKind, Subscription, stable_hash
 from riverhead.stream.metrics import TaskMetrics
 from riverhead.stream.topology import ComponentSpec, Topology
-from riverhead.stream.traces import anchor_span, tagging, traced_components
+from riverhead.stream.traces import tagging, traced_components
 from riverhead.stream.tuples import DEFAULT_STREAM, Origin, Tuple
 
 ROUTE_NEXT, ROUTE_KEYED, ROUTE_ALL = 0, 1, 2
@@ -90,7 +90,8 @@ class Wiring:
     immediate_acks: list[tuple[int, Any]]  # (slot, msg_id) acked at once (acking off)
     collected: dict[tuple[str, str], list[Any]] | None
     collect_components: frozenset[str] | None  # None: all components
-    trace_box: list[Any] = field(default_factory=lambda: [None])  # span of the emit in progress
+    # [anchors, span] of the traced emit in progress (see traces.tagging)
+    trace_box: list[Any] = field(default_factory=lambda: [None, None])
 
 
 def _unknown_stream(component: str, stream: str, table: dict[str, StreamEntry]) -> StreamError:
@@ -280,11 +281,11 @@ def _bind_spout(task: Task, table: dict[str, StreamEntry], wiring: Wiring, trace
         except KeyError:
             raise _unknown_stream(component, stream, table) from None
         if traced and trace is not None:
-            box[0] = trace
+            box[1] = trace
             try:
                 send(values, msg_id, entry, None)
             finally:
-                box[0] = None
+                box[1] = None
             return
         send(values, msg_id, entry, None)
 
@@ -300,11 +301,11 @@ def _bind_spout(task: Task, table: dict[str, StreamEntry], wiring: Wiring, trace
         except KeyError:
             raise _unknown_stream(component, stream, table) from None
         target = _direct_target(component, stream, entry, target_task)
-        box[0] = trace if traced else None
+        box[1] = trace if traced else None
         try:
             send(values, msg_id, entry, target)
         finally:
-            box[0] = None
+            box[1] = None
 
     _set(task.instance, "emit", emit)
     _set(task.instance, "emit_direct", emit_direct)
@@ -474,26 +475,26 @@ def _bind_bolt(task: Task, table: dict[str, StreamEntry], wiring: Wiring, traced
 def _traced_emits(
     emit: Callable[..., None], emit_direct: Callable[..., None], box: list[Any]
 ) -> tuple[Callable[..., None], Callable[..., None]]:
-    """A traced bolt's collectors: each emit sets the span its tuples are tagged with (that
-    of the first traced anchor) for the routes' tagging appends."""
+    """A traced bolt's collectors: each emit puts its anchors in the box, for the routes'
+    tagging appends to tag its tuples with the span of the first traced anchor."""
 
     def traced_emit(
         values: Sequence[Any], anchors: Any = None, stream: str = DEFAULT_STREAM
     ) -> None:
-        box[0] = anchor_span(anchors)
+        box[0] = anchors or None
         try:
             emit(values, anchors, stream)
         finally:
-            box[0] = None
+            box[0] = box[1] = None
 
     def traced_emit_direct(
         target_task: int, values: Sequence[Any], anchors: Any = None, stream: str = DEFAULT_STREAM
     ) -> None:
-        box[0] = anchor_span(anchors)
+        box[0] = anchors or None
         try:
             emit_direct(target_task, values, anchors, stream)
         finally:
-            box[0] = None
+            box[0] = box[1] = None
 
     return traced_emit, traced_emit_direct
 

@@ -71,11 +71,17 @@ def traced_components(topology: Topology) -> set[str]:
 
 
 def tagging(append: Callable[[Tuple], None], current: list[Any]) -> Callable[[Tuple], None]:
-    """``append`` that first tags the tuple with ``current[0]``, the emitting task's span
-    for the emit in progress (None: leave the tuple untraced)."""
+    """``append`` that first tags the tuple with the emitting task's span for the emit in
+    progress. ``current`` is the runner's box ``[anchors, span]``: a spout's emit sets the
+    span; a bolt's sets the anchors, whose span is made here, on first use (an emit that
+    reaches no task makes none), and kept in the box for the other targets."""
 
     def tag_and_append(tup: Tuple) -> None:
-        span = current[0]
+        span = current[1]
+        if span is None:
+            anchors = current[0]
+            if anchors is not None:
+                span = current[1] = anchor_span(anchors)
         if span is not None:
             tup.trace = span
         append(tup)
