@@ -56,7 +56,8 @@ def _add_lists(a: list[int], b: list[int]) -> list[int]:
 
 def build_app(name: str = "shop-analytics", brokers: str | None = None,
               topic: str = "shop-events", items: list[Any] | None = None) -> App:
-    app = App(name, brokers or os.environ.get("SHOP_BROKERS"), idle_timeout=30.0)
+    app = App(name, brokers or os.environ.get("SHOP_BROKERS"), idle_timeout=30.0,
+              capture=items is not None)
     events = app.source(topic, name="events", timestamp=lambda e: e["ts"],
                         max_out_of_orderness=OUT_OF_ORDERNESS, items=items)
     activity = events.filter("activity", lambda e: e.get("type") in TYPES)

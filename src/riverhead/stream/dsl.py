@@ -62,12 +62,14 @@ class App:
     ``brokers``: bootstrap servers for sources, sinks and changelogs (default: the run's
     ``brokers`` setting). ``store``: ``"memory"`` or ``"sqlite"`` for stateful steps.
     ``idle_timeout``: seconds after which a silent input stops holding watermarks back.
-    ``config``: topology settings (see docs/stream.md).
+    ``capture``: ``to(topic)`` keeps ``(key, value)`` pairs in ``collected[topic]``
+    instead of writing (tests). ``config``: topology settings (see docs/stream.md).
     """
 
     def __init__(self, name: str, brokers: str | None = None, *, store: str = "memory",
-                 idle_timeout: float = 30.0, **config: Any) -> None:
+                 idle_timeout: float = 30.0, capture: bool = False, **config: Any) -> None:
         self.name = name
+        self.capture = capture
         self.brokers = brokers
         self.store = store
         self.idle_timeout = idle_timeout
@@ -182,7 +184,9 @@ class Stream(Generic[T]):
             kname = f"{name or topic}.key"
             self._then(kname, KeyByStepNoBroadcast(kname, key, **self.app._step_kw()))
             src = Stream(self.app, kname)
-        sink = StepSink(topic, brokers=self.app.brokers)
+        sink: Bolt = StepSink(topic, brokers=self.app.brokers)
+        if self.app.capture:
+            sink = CollectSink(self.app.collected.setdefault(topic, []), with_key=True)
         src._then(name or f"{topic}.write", sink)
 
     def collect(self, name: str) -> list[T]:
@@ -277,16 +281,19 @@ class StepSink(KafkaBolt):
 class CollectSink(Bolt):
     """Appends each value to a list shared by every copy (tests)."""
 
-    def __init__(self, out: list[Any]) -> None:
+    def __init__(self, out: list[Any], with_key: bool = False) -> None:
         self.out = out
+        self.with_key = with_key
 
     def __deepcopy__(self, memo: dict[int, Any]) -> CollectSink:
-        return CollectSink(self.out)
+        return CollectSink(self.out, self.with_key)
 
     def prepare(self, context: Context) -> None:
         pass
 
     def process(self, tup: Tuple) -> None:
-        if tup.values[2] is not None:
-            self.out.append(tup.values[1])
+        v = tup.values
+        if v[2] is not None:
+            self.out.append((None if v[0] is None else str(v[0]), v[1]) if self.with_key
+                            else v[1])
         self.ack(tup)
