@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration bench clean system-deps
+.PHONY: demo test lint typecheck unit integration interop bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the tests use: kcat (a real client), ZooKeeper (clusters) and chromium
-# (the console's browser tests drive it with Playwright; no browser is downloaded).
+# (the console's browser tests drive it with Playwright; no browser is downloaded) and
+# maven (fetches Apache Kafka's jars for the differential tests, tests/interop/).
 system-deps:
 	@{ command -v kcat >/dev/null 2>&1 && [ -f /usr/share/java/zookeeper.jar ] && \
-		[ -x /usr/bin/chromium ]; } || { \
+		[ -x /usr/bin/chromium ] && command -v mvn >/dev/null 2>&1; } || { \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) apt-get install -y -qq --no-install-recommends kcat zookeeper chromium >/dev/null; }
+		$(SUDO) apt-get install -y -qq --no-install-recommends kcat zookeeper chromium maven >/dev/null; }
 
 demo: $(STAMP)
 	$(BIN)/python examples/ecommerce/demo.py
@@ -31,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) system-deps lint
+	interop/fetch.sh
 	$(BIN)/python -m pytest -q
 
 unit: $(STAMP)
@@ -38,6 +40,12 @@ unit: $(STAMP)
 
 integration: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -m integration
+
+# Differential tests against a real Apache Kafka (jars fetched through Maven, cached in
+# interop/.cache/); also part of `make test`.
+interop: $(STAMP) system-deps
+	interop/fetch.sh
+	$(BIN)/python -m pytest -q -m interop
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/broker_throughput.py

@@ -14,8 +14,15 @@ dir), then for each case (record size x partition count):
 Then p50/p99 of single awaited acks=1 produces (produce one 100 B record, flush, repeat).
 MB/s counts record value bytes (10**6 B). Client and broker share the machine's CPUs.
 
-    python benchmarks/broker_throughput.py           # 1,000,000 records per case
-    python benchmarks/broker_throughput.py --quick   # 100,000 records, < 60 s
+With ``--vs-kafka`` the same run (same clients, settings and cases, after an unmeasured
+warm-up of 200,000 x 1 KiB records on each broker, for the JVM's JIT) is repeated against
+Apache Kafka (``interop/``: the pinned 4.x, KRaft, one node, Kafka's default 1 GiB heap
+unless ``--kafka-heap``), and a table of Riverhead / Kafka ratios follows. Kafka's CPU is
+the JVM's (GC and JIT threads included), its RSS the JVM's resident set.
+
+    python benchmarks/broker_throughput.py              # 1,000,000 records per case
+    python benchmarks/broker_throughput.py --quick      # 100,000 records, < 60 s
+    python benchmarks/broker_throughput.py --vs-kafka   # + Apache Kafka, ratios (~4 min)
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -177,12 +185,35 @@ def latency(bootstrap: str, topic: str, count: int) -> list[float]:
     return samples
 
 
-def run(records: int, latency_count: int) -> dict[str, object]:
+def start_server(kind: str, data_dir: Path, kafka_heap: str) -> Any:
+    """``riverhead`` (the broker as the tests start it) or ``kafka`` (Apache Kafka from
+    interop/, KRaft, one node, the same client-visible defaults)."""
+    if kind == "kafka":
+        from tests.support.kafka_reference import KafkaProcess
+
+        return KafkaProcess(data_dir, heap=kafka_heap).start()
+    return common.engine_process(data_dir).start()
+
+
+def run(
+    records: int,
+    latency_count: int,
+    kind: str = "riverhead",
+    kafka_heap: str = "",
+    warmup: int = 0,
+) -> dict[str, object]:
     results: list[CaseResult] = []
     with common.temp_dir("rh-bench-tput-") as data_dir:
-        server = common.engine_process(data_dir).start()
+        server = start_server(kind, data_dir, kafka_heap)
         try:
             pid = server.pid
+            if warmup:
+                # Not measured: warms the JVM's JIT (Kafka) and both brokers' code paths
+                # and page cache the same way, so the first case is not a cold start.
+                common.create_topic(server.bootstrap, "warmup", 1)
+                produce(server.bootstrap, "warmup", warmup, 1024, 1)
+                consume(server.bootstrap, "warmup", warmup, 1)
+                latency(server.bootstrap, "warmup", 200)
             for size in (100, 1024):
                 for partitions in (1, 4):
                     topic = f"tput-{size}-{partitions}"
@@ -340,10 +371,36 @@ def report(out: dict[str, object], records: int) -> dict[str, object]:
             for c in cases
         ],
         "latency_ms": {"p50": p50, "p99": p99, "max": samples[-1], "n": len(samples)},
+        "rss_mib": int(out["rss"]) / 2**20,  # type: ignore[call-overload]
         "measured": measured,
         "default_consumer_mb_s_1k_1p": out["default_consumer_mb_s"],
         "targets": TARGETS,
     }
+
+
+def side_by_side(rh: dict[str, Any], kafka: dict[str, Any]) -> list[list[object]]:
+    """Rows of Riverhead vs Apache Kafka figures and their ratio (Riverhead / Kafka)."""
+    rows: list[list[object]] = []
+
+    def case(summary: dict[str, Any], size: int, parts: int) -> dict[str, Any]:
+        return next(c for c in summary["cases"] if c["size"] == size and c["partitions"] == parts)
+
+    for size in (100, 1024):
+        for parts in (1, 4):
+            a, b = case(rh, size, parts), case(kafka, size, parts)
+            for key, label in (("produce_mb_s", "produce MB/s"), ("consume_mb_s", "consume MB/s"),
+                               ("cpu_s_per_gb", "broker CPU-s/GB")):
+                rows.append([f"{label}, {size} B x {parts} part", f"{a[key]:.2f}",
+                             f"{b[key]:.2f}", common.ratio(a[key], b[key])])
+    for key in ("p50", "p99"):
+        a, b = rh["latency_ms"][key], kafka["latency_ms"][key]
+        rows.append([f"single-record acks=1 {key} (ms)", f"{a:.3f}", f"{b:.3f}",
+                     common.ratio(a, b)])
+    a, b = rh["measured"]["cpu_s_per_gb"], kafka["measured"]["cpu_s_per_gb"]
+    rows.append(["broker CPU-s/GB, all cases", f"{a:.2f}", f"{b:.2f}", common.ratio(a, b)])
+    a, b = rh["rss_mib"], kafka["rss_mib"]
+    rows.append(["broker RSS at the end (MiB)", f"{a:.0f}", f"{b:.0f}", common.ratio(a, b)])
+    return rows
 
 
 def main() -> int:
@@ -352,11 +409,30 @@ def main() -> int:
     parser.add_argument("--records", type=int, help="records per case (default 1,000,000)")
     parser.add_argument("--latency-count", type=int, help="single produces (default 2000)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--vs-kafka", action="store_true",
+        help="also run Apache Kafka (interop/, fetched through Maven) and print ratios",
+    )
+    parser.add_argument(
+        "--kafka-heap", default="-Xmx1g -Xms1g",
+        help="Apache Kafka's JVM heap options (default: Kafka's own default, 1 GiB)",
+    )
     args = parser.parse_args()
     records = args.records or (100_000 if args.quick else 1_000_000)
     lat = args.latency_count or (500 if args.quick else 2000)
+    warmup = min(records, 200_000) if args.vs_kafka else 0
     print(f"broker_throughput: {common.machine_summary()}")
-    summary = report(run(records, lat), records)
+    if warmup:
+        print(f"(each broker first moves {warmup:,} x 1 KiB records, not measured: JIT warm-up)")
+    summary = report(run(records, lat, warmup=warmup), records)
+    if args.vs_kafka:
+        print(f"\n== Apache Kafka ({args.kafka_heap}), same clients and settings ==")
+        kafka = report(run(records, lat, "kafka", args.kafka_heap, warmup), records)
+        print(f"\nRiverhead vs Apache Kafka, {records:,} records per case "
+              "(ratio = Riverhead / Kafka; > 1 is better for MB/s, worse for ms, CPU, RSS):")
+        print(common.table(["metric", "Riverhead", "Kafka", "ratio"],
+                           side_by_side(summary, kafka)))
+        summary = {"riverhead": summary, "kafka": kafka}
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0

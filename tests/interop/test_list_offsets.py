@@ -24,12 +24,14 @@ from tests.interop.diff import Target, assert_same, observe
 from tests.support.clients import (
     WAIT_S,
     CkConsumer,
+    ProduceOptions,
     Record,
     aio_consumer,
     create_topic,
     kcat,
     now_ms,
     produce,
+    stored_batch_codecs,
     time_lookup_case,
 )
 
@@ -189,3 +191,39 @@ def test_list_offsets_after_everything_is_deleted(
     assert rh_max == (-1, -1, None)
     assert k_max[0] == 1 and k_max[1] == base + 1
     assert assert_same(seen)["low watermark"] == 2
+
+
+def test_list_offsets_by_time_in_a_compressed_batch(
+    targets: tuple[Target, Target], topic_name: str
+) -> None:
+    """The documented difference (docs/compatibility.md): in a compressed CreateTime batch
+    Kafka decompresses and finds the exact record; Riverhead answers the batch's base
+    offset and max timestamp (no decompression on a lookup). A consumer seeking there
+    reads at most one batch more, and reads the same records."""
+    base = now_ms() - 3_600_000
+    sent, _, _ = time_lookup_case(base)  # one batch: linger lets them travel together
+    # compressible values: librdkafka sends a batch uncompressed when gzip would not shrink it
+    sent = [
+        Record(r.value * 200 if r.value else r.value, timestamp_ms=r.timestamp_ms) for r in sent
+    ]
+
+    def scenario(t: Target) -> dict[str, Any]:
+        create_topic(t.bootstrap, topic_name)
+        produce(
+            "confluent",
+            t.bootstrap,
+            topic_name,
+            sent,
+            ProduceOptions(compression="gzip", extra={"linger.ms": 500}),
+        )
+        stored = stored_batch_codecs(t.log_dir, topic_name)
+        admin = AdminClient({"bootstrap.servers": t.bootstrap})
+        tp = confluent_kafka.TopicPartition(topic_name, 0)
+        spec = OffsetSpec.for_timestamp(base + 1500)
+        info = admin.list_offsets({tp: spec}, request_timeout=WAIT_S)[tp].result(WAIT_S)
+        return {"stored": stored, "found": (info.offset, info.timestamp)}
+
+    seen = observe(targets, scenario)
+    assert seen["riverhead"]["stored"] == seen["kafka"]["stored"] == [1]  # one gzip batch
+    assert seen["kafka"]["found"] == (1, base + 3000)  # the exact record
+    assert seen["riverhead"]["found"] == (0, base + 4000)  # the batch: base offset, max ts
