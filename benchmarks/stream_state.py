@@ -30,16 +30,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import temp_dir  # noqa: E402
+from common import temp_dir
+from tests.support.broker_process import BrokerProcess
 
-from riverhead.stream.aggregations import count  # noqa: E402
-from riverhead.stream.state.changelog import ChangelogWriter, ensure_topic, restore  # noqa: E402
-from riverhead.stream.state.stores import MemoryStore, SqliteStore, Store  # noqa: E402
-from riverhead.stream.stateful import RecordingStore  # noqa: E402
-from riverhead.stream.time import NO_WATERMARK  # noqa: E402
-from riverhead.stream.windowing import WindowOperator  # noqa: E402
-from riverhead.stream.windows import tumbling  # noqa: E402
-from tests.support.broker_process import BrokerProcess  # noqa: E402
+from riverhead.stream.aggregations import count
+from riverhead.stream.state.changelog import ChangelogWriter, ensure_topic, restore
+from riverhead.stream.state.stores import MemoryStore, SqliteStore, Store
+from riverhead.stream.stateful import RecordingStore
+from riverhead.stream.time import NO_WATERMARK
+from riverhead.stream.windowing import WindowOperator
+from riverhead.stream.windows import tumbling
 
 KEYS = 10_000
 
