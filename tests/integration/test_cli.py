@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from riverhead.tracing import TraceContext
 from tests.support.broker_process import BrokerProcess, free_port
 
 pytestmark = pytest.mark.integration
@@ -163,7 +164,9 @@ def test_produce_text_consume_json(broker: BrokerProcess, topic_name: str) -> No
     for r in records:
         assert r["topic"] == topic_name and r["partition"] == 0
         assert r["key"] == "user-1"
-        assert r["headers"] == {"source": "cli", "v": "2"}
+        headers = dict(r["headers"])
+        assert TraceContext.parse(headers.pop("traceparent")) is not None  # one per record
+        assert headers == {"source": "cli", "v": "2"}
         assert isinstance(r["timestamp"], int) and r["timestamp"] >= before
         assert list(r) == ["topic", "partition", "offset", "timestamp", "key", "value", "headers"]
 
@@ -188,7 +191,8 @@ def test_produce_json_to_partitions(broker: BrokerProcess, topic_name: str) -> N
     by_part = {(r["partition"], r["offset"]): r for r in records}
     assert set(by_part) == {(0, 0), (1, 0), (2, 0), (2, 1)}
     assert by_part[0, 0]["value"] == '{"n":1}' and by_part[0, 0]["key"] == "a"
-    assert by_part[2, 0]["value"] == "plain" and by_part[2, 0]["headers"] == {"h": "x"}
+    assert by_part[2, 0]["value"] == "plain"
+    assert {k: v for k, v in by_part[2, 0]["headers"].items() if k != "traceparent"} == {"h": "x"}
     assert by_part[2, 1]["value"] is None and by_part[2, 1]["key"] is None
     assert by_part[1, 0]["timestamp"] == 1700000000000 and by_part[1, 0]["value"] == "[1,2]"
 

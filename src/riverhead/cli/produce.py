@@ -10,6 +10,7 @@ the line. Prints a one-line summary to stdout, exits 1 if any record failed.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from riverhead.cli.records import (
     parse_key_values,
     parse_text_line,
 )
+from riverhead.tracing import TraceContext, from_headers, with_traceparent
 
 
 class Acks(StrEnum):
@@ -101,9 +103,33 @@ def produce(
         InputFormat,
         typer.Option("--format", help="Input format: text (a value per line) or json."),
     ] = InputFormat.text,
+    traceparent: Annotated[
+        str | None,
+        typer.Option(
+            "--traceparent",
+            metavar="TRACEPARENT",
+            help="Continue this W3C trace (each record gets a child span).",
+        ),
+    ] = None,
+    trace: Annotated[
+        bool,
+        typer.Option("--trace/--no-trace", help="Add a W3C traceparent header to each record."),
+    ] = True,
 ) -> None:
-    """Produce records read from stdin, one per line."""
+    """Produce records read from stdin, one per line.
+
+    Each record carries a ``traceparent`` header (W3C Trace Context): a new trace per
+    record, or a child span of ``--traceparent``; a record that already has one (from
+    ``-H`` or a JSON line) keeps it. ``--no-trace`` adds none.
+    """
     s = settings(ctx)
+    parent = TraceContext.parse(traceparent) if traceparent is not None else None
+    if traceparent is not None and parent is None:
+        raise CliError(
+            "INVALID_ARGUMENT",
+            f"--traceparent {traceparent!r} is not a W3C traceparent",
+            "write 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>",
+        )
     defaults = ProduceDefaults(key, parse_key_values(header or [], "-H"), partition)
     client = producer(s, {"acks": acks.value, "compression.type": compression.value})
     info = fetch_topic(client, s, topic)
@@ -118,7 +144,7 @@ def produce(
                     f"topic {topic!r} has no partition {record.partition}",
                     f"it has partitions 0..{count - 1}",
                 )
-            send(client, topic, record, tally)
+            send(client, topic, traced(record, parent) if trace else record, tally)
     except CliError as exc:
         bad_line = exc
     remaining = client.flush(s.timeout)
@@ -136,6 +162,16 @@ def read_records(stream: TextIO, fmt: InputFormat, defaults: ProduceDefaults) ->
                 yield record
         else:
             yield parse_text_line(line, defaults)
+
+
+def traced(record: OutRecord, parent: TraceContext | None) -> OutRecord:
+    """``record`` with a ``traceparent`` header: kept if it has a valid one, else a child
+    of ``parent``, else a new trace."""
+    if from_headers(record.headers) is not None:
+        return record
+    context = parent.child() if parent is not None else TraceContext.new()
+    headers = [(k, v) for k, v in with_traceparent(record.headers, context)]
+    return dataclasses.replace(record, headers=headers)  # type: ignore[arg-type]
 
 
 def send(client: Any, topic: str, record: OutRecord, tally: DeliveryTally) -> None:
