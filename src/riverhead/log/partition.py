@@ -692,9 +692,12 @@ class PartitionLog:
             self._delete_segments(doomed)
 
     def apply_retention(self, now_ms: int) -> int:
-        """Delete the oldest closed segments past ``retention.ms`` (by their largest
-        timestamp) or beyond ``retention.bytes``, or wholly below the log start offset.
-        Never the active segment. Returns the number of segments deleted."""
+        """Delete the oldest segments past ``retention.ms`` (by their largest timestamp) or
+        beyond ``retention.bytes``, or wholly below the log start offset. The active
+        segment too, as in Kafka (``UnifiedLog.deletableSegments``), when it is non-empty,
+        wholly below the high watermark and expired by time or size: it is rolled first,
+        so that an idle topic's records expire instead of living until the next roll.
+        Returns the number of segments deleted."""
         with self._lock:
             self._check_open()
             self._purge_deleted(now_ms)
@@ -703,8 +706,10 @@ class PartitionLog:
             use_delete = "delete" in cfg.cleanup_policy.split(",")
             over = sum(seg.size for seg in segments) - cfg.retention_bytes
             doomed: list[LogSegment] = []
-            for seg, nxt in itertools.pairwise(segments):
-                below_start = nxt.base_offset <= self._log_start
+            for seg, nxt in zip(segments, [*segments[1:], None], strict=True):
+                if nxt is None and (seg.size == 0 or self.high_watermark < self._leo):
+                    break
+                below_start = nxt is not None and nxt.base_offset <= self._log_start
                 by_time = (
                     use_delete
                     and cfg.retention_ms >= 0
@@ -716,7 +721,9 @@ class PartitionLog:
                 doomed.append(seg)
                 over -= seg.size
             if doomed:
-                remaining = list(segments[len(doomed) :])
+                if len(doomed) == len(segments):
+                    self._roll(self._leo)  # a log always keeps one (active) segment
+                remaining = list(self._segments[len(doomed) :])
                 self._publish(remaining)
                 self._log_start = max(self._log_start, remaining[0].base_offset)
                 self._delete_segments(doomed)

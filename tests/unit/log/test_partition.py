@@ -166,7 +166,7 @@ def test_file_slice_outlives_deleted_segment(open_log: Opener) -> None:
     piece = log.read(0, 1000)
     assert isinstance(piece, FileSlice) and piece is not None
     expected = piece.read()
-    assert log.apply_retention(0) == 2
+    assert log.apply_retention(0) == 3  # the active segment too, as in Kafka
     assert not (log.directory / "00000000000000000000.log").exists()
     assert piece.read() == expected  # the fd stays valid
     assert os.fstat(piece.fd).st_size > 0
@@ -251,9 +251,14 @@ def test_retention_by_time(open_log: Opener, clock: FakeClock) -> None:
         log.read(3, 100)
     assert read_all(log, 4) == list(range(4, 10))
     assert log.apply_retention(5000) == 0
-    assert log.apply_retention(10**9) == 5  # never the active segment
-    assert log.log_start_offset == 9 and log.log_end_offset == 10
+    # The active segment expires too, as in Kafka (found by tests/interop/test_retention.py;
+    # it used to be kept): it is rolled, and the log restarts empty at its end.
+    assert log.apply_retention(10**9) == 6
+    assert log.log_start_offset == 10 and log.log_end_offset == 10
     assert len(list(log.directory.glob("*.log"))) == 1
+    assert log.apply_retention(10**9) == 0  # an empty active segment stays
+    log.append(batch_of_size(1, 200, base_timestamp=20_000), leader_epoch=0)
+    assert read_all(log, 10) == [10]
 
 
 def test_retention_by_size(open_log: Opener) -> None:
@@ -275,8 +280,8 @@ def test_retention_delay_renames_then_unlinks(open_log: Opener, clock: FakeClock
     log = open_log(LogConfig(segment_bytes=300, retention_bytes=0, file_delete_delay_ms=100))
     for _ in range(3):
         log.append(batch_of_size(1, 200), leader_epoch=0)
-    assert log.apply_retention(clock.now) == 2
-    assert len(list(log.directory.glob("*.deleted"))) == 6
+    assert log.apply_retention(clock.now) == 3  # the active segment too, as in Kafka
+    assert len(list(log.directory.glob("*.deleted"))) == 9
     clock.now += 100
     log.flush_if_due(clock.now)
     assert not list(log.directory.glob("*.deleted"))
