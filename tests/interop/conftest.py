@@ -18,13 +18,22 @@ from tests.interop.diff import Target
 from tests.support.broker_process import BrokerProcess
 from tests.support.kafka_reference import KafkaProcess
 
-# Settings both brokers run with (each also has its own defaults, which match Kafka's).
-COMMON_SETTINGS = {"group.initial.rebalance.delay.ms": "0"}
+# Settings both brokers run with (each also has its own defaults, which match Kafka's):
+# no initial rebalance delay, retention checked every 500 ms (test_retention.py).
+COMMON_SETTINGS = {
+    "group.initial.rebalance.delay.ms": "0",
+    "log.retention.check.interval.ms": "500",
+}
+# Kafka only: start its retention task at once (default 30 s after start-up); Riverhead's
+# first check runs one interval after start.
+KAFKA_SETTINGS = {"log.initial.task.delay.ms": "0"}
 
 
 @pytest.fixture(scope="session")
 def kafka_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaProcess]:
-    proc = KafkaProcess(tmp_path_factory.mktemp("kafka"), settings=dict(COMMON_SETTINGS))
+    proc = KafkaProcess(
+        tmp_path_factory.mktemp("kafka"), settings={**COMMON_SETTINGS, **KAFKA_SETTINGS}
+    )
     proc.start()
     try:
         yield proc

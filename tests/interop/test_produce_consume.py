@@ -177,3 +177,28 @@ def test_idempotent_retries_on_the_wire(targets: tuple[Target, Target], topic_na
 
     seen = assert_same(observe(targets, scenario))
     assert seen["first"] == (0, 0) and seen["resent (duplicate)"] == (0, 0), seen
+
+
+@pytest.mark.parametrize("client", ["confluent", "kafka-python", "aiokafka"])
+def test_log_append_time_topic(
+    targets: tuple[Target, Target], topic_name: str, client: str
+) -> None:
+    """message.timestamp.type=LogAppendTime: the broker stamps every record; what the
+    producer set is replaced. The stamp itself is a wall-clock time, compared as "within
+    the produce call"."""
+    sent = [Record(f"v{i}".encode(), timestamp_ms=1_000_000 + i) for i in range(5)]
+
+    def scenario(t: Target) -> dict[str, Any]:
+        create_topic(t.bootstrap, topic_name, config={"message.timestamp.type": "LogAppendTime"})
+        before = now_ms()
+        offsets = produce(client, t.bootstrap, topic_name, sent)
+        after = now_ms()
+        got = consume_all(client, t.bootstrap, topic_name, sent)
+        return {
+            "offsets": offsets,
+            "records": [(c.offset, c.value, c.timestamp_type) for c in got],
+            "stamped during the produce": all(before <= c.timestamp_ms <= after for c in got),
+        }
+
+    seen = assert_same(observe(targets, scenario))
+    assert seen["stamped during the produce"], seen
