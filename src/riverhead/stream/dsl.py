@@ -88,12 +88,14 @@ class App:
 
     def source(self, topic: str, *, name: str | None = None, value: str = "json",
                timestamp: Callable[[Any], int] | None = None,
-               max_out_of_orderness: float = 0.0, items: Sequence[Any] | None = None,
+               max_out_of_orderness: float = 0.0,
+               items: Sequence[Any] | Callable[[], Iterable[Any]] | None = None,
                partitions: int = 1, group: str | None = None) -> Stream[Any]:
         """Records of ``topic`` (decoded as ``value``: json, string or bytes); event time
         ``timestamp(value)`` in ms (default: the record timestamp); watermarks allow
         ``max_out_of_orderness`` seconds of disorder. ``items``: read this list instead
-        (spread over ``partitions``; a test source). The step is named ``name`` (default
+        (spread over ``partitions``; a test source), or a function returning an iterable
+        (called when the run starts; large inputs). The step is named ``name`` (default
         ``topic``); the spout is ``<name>.read`` in consumer group ``group`` (default
         ``<app>.<name>``)."""
         name = name or topic

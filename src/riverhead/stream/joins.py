@@ -77,7 +77,7 @@ class JoinStep(Step):
 
     def on_record(self, tup: Tuple) -> None:
         key, (side, value), ts, _wm, _c, src, off = tup.values
-        wm = self.wm
+        wm = self.cur
         if ts < wm - self.lateness:
             self.late += 1
             self.out(key, value, ts, src, off, tup, stream=LATE_STREAM)
@@ -111,7 +111,7 @@ class JoinStep(Step):
         state.commit(p, done)
 
     def on_watermark(self, tup: Tuple | None) -> None:
-        wm = self.wm
+        wm = self.cur
         self.state.poll()
         if tup is not None or wm <= self._purged_at:
             return

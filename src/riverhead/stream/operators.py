@@ -26,7 +26,7 @@ their task's thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from riverhead.stream import kafka
@@ -76,11 +76,19 @@ class Step(Bolt):
 
     @property
     def wm(self) -> int:
-        return self.tracker.current(self.now())
+        """The watermark now (recomputed: see :attr:`cur` for the per-tuple value)."""
+        wm = self.cur = self.tracker.current(self.now())
+        return wm
+
+    cur: int = NO_WATERMARK
+    """The watermark as of the tuple being processed (computed once per tuple)."""
 
     def process(self, tup: Tuple) -> None:
         v = tup.values
-        self.tracker.advance(v[4], v[3], self.now())
+        now = self.now()
+        tracker = self.tracker
+        tracker.advance(v[4], v[3], now)
+        self.cur = tracker.current(now)
         if v[2] is None:
             self.on_watermark(tup)
             self.ack(tup)
@@ -97,13 +105,13 @@ class Step(Bolt):
 
     def out(self, key: Any, value: Any, ts: int | None, src: Any, off: Any,
             anchors: Tuple | None, stream: str = "default") -> None:
-        wm = self.wm
+        wm = self.cur
         self.emit((key, value, ts, wm, self.channel, src, off), anchors=anchors, stream=stream)
         if stream == "default" and wm > self.out_wm:
             self.out_wm = wm
 
     def maybe_punctuate(self, force: bool = False) -> None:
-        wm = self.wm
+        wm = self.cur
         if wm > self.out_wm and (force or wm >= self.out_wm + self.punctuate_ms
                                  or wm == MAX_WATERMARK):
             self.punctuate(wm)
@@ -113,6 +121,7 @@ class Step(Bolt):
         self.emit((None, None, None, wm, self.channel, None, None))
 
     def tick(self) -> None:
+        self.wm  # noqa: B018  (refreshes self.cur: inputs may have gone idle)
         self.on_watermark(None)
         self.maybe_punctuate(force=True)
 
@@ -150,7 +159,8 @@ class SourceStep(Step):
 
     @property
     def wm(self) -> int:
-        return self.partitions.current(self.now())
+        wm = self.cur = self.partitions.current(self.now())
+        return wm
 
     def process(self, tup: Tuple) -> None:
         key, value, _h, topic, partition, offset, rts = tup.values
@@ -158,6 +168,7 @@ class SourceStep(Step):
             self.partitions.advance(f"{topic}:eoi", MAX_WATERMARK, 0.0)
             for ch in list(self.partitions.snapshot()):
                 self.partitions.advance(ch, MAX_WATERMARK, self.now())
+            self.wm  # noqa: B018  (refreshes self.cur)
             self.ack(tup)
             self.maybe_punctuate()
             return
@@ -165,7 +176,9 @@ class SourceStep(Step):
         if not isinstance(ts, int):
             raise ValueError(f"{self.name}: event time must be an int (ms), got {ts!r}")
         src = f"{topic}:{partition}"
-        self.partitions.observe(src, ts, self.now())
+        now = self.now()
+        self.partitions.observe(src, ts, now)
+        self.cur = self.partitions.current(now)
         self.out(key, value, ts, src, offset, tup)
         self.ack(tup)
         self.maybe_punctuate()
@@ -248,30 +261,35 @@ class EndOfInput:
 class ItemsSpout(Spout):
     """A bounded in-memory source shaped like a Kafka spout: ``items`` are values (or
     ``(key, value)`` with ``keyed``), spread over ``partitions`` round robin, with offsets
-    per partition and record timestamps from ``timestamp_ms`` (default: index). Ends with
-    a tuple of partition ``-1`` (the end of input: the watermark goes to the maximum)."""
+    per partition and record timestamps equal to the item's index. ``items`` may also be
+    a function returning an iterable, called in ``open`` (large inputs, not kept in
+    memory). Ends with a tuple of partition ``-1``: the end of input, where the
+    watermark goes to the maximum."""
 
     outputs = SPOUT_FIELDS
 
-    def __init__(self, topic: str, items: Sequence[Any], partitions: int = 1,
-                 keyed: bool = False) -> None:
+    def __init__(self, topic: str, items: Sequence[Any] | Callable[[], Iterable[Any]],
+                 partitions: int = 1, keyed: bool = False) -> None:
         self.topic = topic
-        self.items = list(items)
+        self.items = items if callable(items) else list(items)
         self.partitions = partitions
         self.keyed = keyed
 
     def open(self, context: Context) -> None:
         self._i = 0
         self._offsets = [0] * self.partitions
+        self._iter = iter(self.items() if callable(self.items) else self.items)
         self._done = False
 
     def next_tuple(self) -> None:
-        if self._i >= len(self.items):
-            if not self._done:
-                self._done = True
-                self.emit((None, None, [], self.topic, -1, -1, None), msg_id=("eoi",))
+        if self._done:
             return
-        item = self.items[self._i]
+        try:
+            item = next(self._iter)
+        except StopIteration:
+            self._done = True
+            self.emit((None, None, [], self.topic, -1, -1, None), msg_id=("eoi",))
+            return
         key, value = item if self.keyed else (None, item)
         p = self._i % self.partitions
         off = self._offsets[p]

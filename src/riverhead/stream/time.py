@@ -34,7 +34,8 @@ MAX_WATERMARK = 2**62
 class WatermarkTracker:
     """Per-channel watermarks combined by minimum, with idle channels left out."""
 
-    __slots__ = ("_active", "_channels", "_last", "_seen", "idle_timeout", "ooo")
+    __slots__ = ("_channels", "_dirty", "_last", "_min", "_seen", "_valid_until",
+                 "idle_timeout", "ooo")
 
     def __init__(self, max_out_of_orderness_ms: int = 0, idle_timeout: float = 30.0) -> None:
         if max_out_of_orderness_ms < 0:
@@ -44,6 +45,11 @@ class WatermarkTracker:
         self._channels: dict[str, int] = {}
         self._seen: dict[str, float] = {}  # channel -> processing time of its last input
         self._last = NO_WATERMARK
+        # current() is called per tuple: it is cached until a channel that may be the
+        # minimum moves, an idle channel wakes up, or an active one may have gone idle.
+        self._dirty = True
+        self._min = NO_WATERMARK
+        self._valid_until = 0.0
 
     def observe(self, channel: str, ts: int, now: float) -> None:
         """A record with event time ``ts`` arrived on ``channel``."""
@@ -51,17 +57,36 @@ class WatermarkTracker:
 
     def advance(self, channel: str, wm: int, now: float) -> None:
         """``channel``'s watermark is at least ``wm``; the channel is active at ``now``."""
-        if channel not in self._channels or wm > self._channels[channel]:
+        old = self._channels.get(channel)
+        if old is None:
             self._channels[channel] = wm
+            self._dirty = True
+        else:
+            if wm > old:
+                self._channels[channel] = wm
+                if old <= self._min:
+                    self._dirty = True
+            if self._seen[channel] <= now - self.idle_timeout:
+                self._dirty = True  # an idle channel is back
         self._seen[channel] = now
 
     def current(self, now: float) -> int:
         """The task's watermark at processing time ``now`` (never decreases)."""
+        if not self._dirty and now < self._valid_until:
+            return self._last
         if not self._channels:
             return self._last
         cutoff = now - self.idle_timeout
-        active = [w for c, w in self._channels.items() if self._seen[c] > cutoff]
-        wm = min(active) if active else max(self._channels.values())
+        seen = self._seen
+        active = [c for c in self._channels if seen[c] > cutoff]
+        if active:
+            wm = min(self._channels[c] for c in active)
+            self._valid_until = min(seen[c] for c in active) + self.idle_timeout
+        else:
+            wm = max(self._channels.values())
+            self._valid_until = float("inf")
+        self._min = wm
+        self._dirty = False
         if wm > self._last:
             self._last = wm
         return self._last
@@ -80,3 +105,4 @@ class WatermarkTracker:
             if wm > self._channels.get(channel, NO_WATERMARK):
                 self._channels[channel] = int(wm)
             self._seen.setdefault(channel, now)
+        self._dirty = True

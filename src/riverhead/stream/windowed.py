@@ -70,7 +70,7 @@ class WindowStep(Step):
             return
         store = state.store(p)
         op = self.ops[p]
-        wm = self.wm
+        wm = self.cur
         results, late = op.add(key, ts, value, wm, src, off)
         changes = store.take()
         if late:
@@ -112,7 +112,7 @@ class WindowStep(Step):
 
     def on_watermark(self, tup: Tuple | None) -> None:
         self._drop_revoked()
-        self._fire(self.wm, tup)
+        self._fire(self.cur, tup)
         self.state.poll()
         now = time.monotonic()
         if tup is None and now - self._last_save >= 1.0:
