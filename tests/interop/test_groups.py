@@ -152,3 +152,62 @@ def test_manual_commit_and_fetch_without_members(
         }
 
     assert assert_same(observe(targets, scenario))["committed"][0][:2] == (0, 3)
+
+
+def test_group_admin(targets: tuple[Target, Target], topic_name: str) -> None:
+    """confluent-kafka's group admin: list, describe (unknown groups too), list and alter
+    committed offsets, delete a group with members and without, delete an unknown group."""
+
+    def code(future: Any) -> Any:
+        try:
+            future.result(WAIT_S)
+            return "ok"
+        except confluent_kafka.KafkaException as exc:
+            return exc.args[0].name()
+
+    def scenario(t: Target) -> dict[str, Any]:
+        bs = t.bootstrap
+        create_topic(bs, topic_name, PARTITIONS)
+        produce("confluent", bs, topic_name, spread("x", 8))
+        group, unknown = group_id(), group_id()
+        admin = AdminClient({"bootstrap.servers": bs})
+        out: dict[str, Any] = {}
+        member = Member("confluent", bs, topic_name, group)
+        try:
+            wait_owns_all(member, "the member owns every partition")
+            wait_consumed([member], values(spread("x", 8)), "the member")
+            listed = admin.list_consumer_groups(request_timeout=WAIT_S).result(WAIT_S)
+            out["listed"] = [
+                (g.group_id == group, g.is_simple_consumer_group, g.state.name)
+                for g in listed.valid
+                if g.group_id == group
+            ]
+            out["delete with a member"] = code(admin.delete_consumer_groups([group])[group])
+            tps = [confluent_kafka.TopicPartition(topic_name, 0, 0)]
+            req = confluent_kafka.ConsumerGroupTopicPartitions(group, tps)
+            out["alter offsets with a member"] = code(
+                admin.alter_consumer_group_offsets([req])[group]
+            )
+        finally:
+            member.close()
+        offsets = admin.list_consumer_group_offsets(
+            [confluent_kafka.ConsumerGroupTopicPartitions(group)]
+        )[group].result(WAIT_S)
+        out["committed"] = sorted((tp.partition, tp.offset) for tp in offsets.topic_partitions)
+        req = confluent_kafka.ConsumerGroupTopicPartitions(
+            group, [confluent_kafka.TopicPartition(topic_name, 1, 0)]
+        )
+        out["alter offsets, empty group"] = code(admin.alter_consumer_group_offsets([req])[group])
+        offsets = admin.list_consumer_group_offsets(
+            [confluent_kafka.ConsumerGroupTopicPartitions(group)]
+        )[group].result(WAIT_S)
+        out["after alter"] = sorted((tp.partition, tp.offset) for tp in offsets.topic_partitions)
+        out["describe unknown"] = describe_group(bs, unknown)
+        out["delete unknown"] = code(admin.delete_consumer_groups([unknown])[unknown])
+        out["delete empty"] = code(admin.delete_consumer_groups([group])[group])
+        out["describe deleted"] = describe_group(bs, group)
+        return out
+
+    seen = assert_same(observe(targets, scenario))
+    assert seen["delete with a member"] == "NON_EMPTY_GROUP", seen
+    assert seen["delete empty"] == "ok" and seen["committed"] == [(p, 2) for p in range(4)], seen
