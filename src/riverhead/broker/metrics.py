@@ -33,7 +33,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,18 +57,22 @@ _BUCKET_NS = [int(b * 1e9) for b in LATENCY_BUCKETS]
 _N_BUCKETS = len(LATENCY_BUCKETS) + 1  # the last one is +Inf
 # Layout of a per-API request stat: [count, sum_ns, bucket_0 .. bucket_+Inf]
 _COUNT, _SUM = 0, 1
+_BUSY_KEY = -1  # engine busy time, kept with the requests: [unused, ns]
 
 
-class ThreadStats:
-    """Counters written by exactly one thread (its owner); read by scrapes."""
+class ThreadStats(threading.local):
+    """Counters written by exactly one thread (its owner); read by scrapes.
 
-    __slots__ = ("busy_ns", "bytes_out", "produced", "requests")
+    A ``threading.local``: each thread sees its own instance, made (and registered with
+    ``register``) on the thread's first access, so the hot path reads its dicts with one
+    attribute lookup and no lock.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, register: Callable[[ThreadStats], None]) -> None:
         self.produced: dict[str, list[int]] = {}  # topic -> [records, bytes, batches]
         self.bytes_out: dict[str, int] = {}  # topic -> bytes of records fetched
         self.requests: dict[int, list[int]] = {}  # api key -> [count, sum_ns, buckets...]
-        self.busy_ns = 0  # time the request engine spent serving, this thread
+        register(self)
 
 
 class BrokerMetrics:
@@ -76,28 +80,26 @@ class BrokerMetrics:
 
     def __init__(self, *, partition_series_max: int = 10_000) -> None:
         self.partition_series_max = partition_series_max
-        self._local = threading.local()
-        self._all: list[ThreadStats] = []
+        self._all: list[tuple[dict[str, list[int]], dict[str, int], dict[int, list[int]]]] = []
+        self._busy: list[list[int]] = []
         self._all_lock = threading.Lock()  # taken once per thread, on its first count
+        self._local = ThreadStats(self._register)
+
+    def _register(self, stats: ThreadStats) -> None:
+        with self._all_lock:
+            self._all.append((stats.produced, stats.bytes_out, stats.requests))
 
     def stats(self) -> ThreadStats:
         """The calling thread's own stats (created on first use)."""
-        try:
-            found: ThreadStats = self._local.stats
-            return found
-        except AttributeError:
-            mine = ThreadStats()
-            self._local.stats = mine
-            with self._all_lock:
-                self._all.append(mine)
-            return mine
+        return self._local
 
     # ---- hot path -----------------------------------------------------------------------
     def produced(self, topic: str, records: int, size: int) -> None:
         """One batch of ``records`` records, ``size`` bytes, appended to ``topic``."""
-        entry = self.stats().produced.get(topic)
+        produced = self._local.produced
+        entry = produced.get(topic)
         if entry is None:
-            self.stats().produced[topic] = [records, size, 1]
+            produced[topic] = [records, size, 1]
         else:
             entry[0] += records
             entry[1] += size
@@ -105,12 +107,12 @@ class BrokerMetrics:
 
     def fetched(self, topic: str, size: int) -> None:
         """``size`` bytes of records of ``topic`` sent in a fetch response."""
-        out = self.stats().bytes_out
+        out = self._local.bytes_out
         out[topic] = out.get(topic, 0) + size
 
     def request(self, api_key: int, elapsed_ns: int) -> None:
         """A request of ``api_key`` answered ``elapsed_ns`` after it was read."""
-        reqs = self.stats().requests
+        reqs = self._local.requests
         entry = reqs.get(api_key)
         if entry is None:
             entry = reqs[api_key] = [0] * (2 + _N_BUCKETS)
@@ -119,18 +121,23 @@ class BrokerMetrics:
         entry[2 + bisect.bisect_left(_BUCKET_NS, elapsed_ns)] += 1
 
     def busy(self, elapsed_ns: int) -> None:
-        self.stats().busy_ns += elapsed_ns
+        """Engine time; kept as a per-thread "request" under a reserved key (-1)."""
+        reqs = self._local.requests
+        entry = reqs.get(_BUSY_KEY)
+        if entry is None:
+            entry = reqs[_BUSY_KEY] = [0, 0]
+        entry[1] += elapsed_ns
 
     # ---- sums (scrape side) -------------------------------------------------------------
-    def _threads(self) -> list[ThreadStats]:
+    def _threads(self) -> list[tuple[dict[str, list[int]], dict[str, int], dict[int, list[int]]]]:
         with self._all_lock:
             return list(self._all)
 
     def totals_in(self) -> dict[str, list[int]]:
         """topic -> [records, bytes, batches] summed over threads."""
         out: dict[str, list[int]] = {}
-        for stats in self._threads():
-            for topic, entry in dict(stats.produced).items():
+        for produced, _, _ in self._threads():
+            for topic, entry in dict(produced).items():
                 acc = out.setdefault(topic, [0, 0, 0])
                 for i, value in enumerate(list(entry)):
                     acc[i] += value
@@ -138,22 +145,29 @@ class BrokerMetrics:
 
     def totals_out(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for stats in self._threads():
-            for topic, size in dict(stats.bytes_out).items():
+        for _, bytes_out, _ in self._threads():
+            for topic, size in dict(bytes_out).items():
                 out[topic] = out.get(topic, 0) + size
         return out
 
     def totals_requests(self) -> dict[int, list[int]]:
         out: dict[int, list[int]] = {}
-        for stats in self._threads():
-            for key, entry in dict(stats.requests).items():
+        for _, _, requests in self._threads():
+            for key, entry in dict(requests).items():
+                if key == _BUSY_KEY:
+                    continue
                 acc = out.setdefault(key, [0] * (2 + _N_BUCKETS))
                 for i, value in enumerate(list(entry)):
                     acc[i] += value
         return out
 
     def busy_seconds(self) -> float:
-        return sum(s.busy_ns for s in self._threads()) / 1e9
+        total = 0
+        for _, _, requests in self._threads():
+            entry = requests.get(_BUSY_KEY)
+            if entry is not None:
+                total += entry[1]
+        return total / 1e9
 
 
 class BrokerCollector:
