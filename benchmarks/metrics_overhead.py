@@ -12,6 +12,7 @@ produced, so the counting is known to be live while measured.
 
     python benchmarks/metrics_overhead.py            # 3 rounds of 300,000 records
     python benchmarks/metrics_overhead.py --quick    # 2 rounds of 100,000 records
+    python benchmarks/metrics_overhead.py --micro-only   # the in-process part only
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -63,16 +65,78 @@ def one_round(server: object, name: str, n: int, size: int, url: str | None) -> 
     }
 
 
+def micro(rounds: int = 10, calls: int = 50_000) -> list[tuple[str, str, str, str]]:
+    """In-process, free of network noise: the dispatcher's time per request with a
+    trivial handler (so nearly all of it is framing and instrumentation) and with the real
+    ApiVersions handler, metrics off and on, alternating; and the per-call cost of the
+    per-batch and per-event counters."""
+    import struct
+    import tempfile
+
+    from riverhead.broker import dispatch
+    from riverhead.broker.config import BrokerConfig
+    from riverhead.broker.metrics import BrokerMetrics
+    from riverhead.broker.state import BrokerState
+
+    class Conn:
+        addr = "bench"
+        session = None
+
+    state = BrokerState(
+        BrokerConfig.load(overrides={"log.dirs": tempfile.mkdtemp(prefix="rh-micro-")}, environ={})
+    )
+    dispatcher = dispatch.Dispatcher(state)
+    frame = memoryview(struct.pack(">hhih", 18, 0, 1, 5) + b"bench")
+    metrics = BrokerMetrics()
+
+    def per_call(fn: object, n: int) -> float:
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            fn()  # type: ignore[operator]
+        return (time.perf_counter_ns() - start) / n
+
+    def dispatch_ns() -> tuple[float, float]:
+        on, off = [], []
+        call = lambda: dispatcher(Conn(), frame)  # noqa: E731
+        for _ in range(rounds):
+            state.metrics = None
+            off.append(per_call(call, calls))
+            state.metrics = metrics
+            on.append(per_call(call, calls))
+        return statistics.median(on), statistics.median(off)
+
+    rows = []
+    on, off = dispatch_ns()
+    rows.append(("ApiVersions request, ns", f"{on:,.0f}", f"{off:,.0f}", f"{on - off:+,.0f}"))
+    real = dispatch.HANDLERS[18]
+    dispatch.HANDLERS[18] = lambda _state, _request: b""
+    try:
+        on, off = dispatch_ns()
+    finally:
+        dispatch.HANDLERS[18] = real
+    rows.append(("trivial request, ns", f"{on:,.0f}", f"{off:,.0f}", f"{on - off:+,.0f}"))
+    batch = per_call(lambda: metrics.produced("topic", 10, 1000), calls)
+    event = per_call(lambda: metrics.busy(1000), calls)
+    rows.append(("per produced batch, ns", f"{batch:,.0f}", "0", f"{batch:+,.0f}"))
+    rows.append(("per engine event, ns", f"{event:,.0f}", "0", f"{event:+,.0f}"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--records", type=int)
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--size", type=int, default=100)
+    parser.add_argument("--micro-only", action="store_true", help="only the in-process part")
     args = parser.parse_args()
+    print(common.machine_summary())
+    print("\nInstrumentation cost in process (medians; ON - OFF is what metrics add):")
+    print(common.table(["PATH", "METRICS ON", "METRICS OFF", "ON - OFF"], micro()))
+    if args.micro_only:
+        return
     n = args.records or (100_000 if args.quick else 300_000)
     rounds = args.rounds or (2 if args.quick else 3)
-    print(common.machine_summary())
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     results: dict[str, list[dict[str, float]]] = {"on": [], "off": [], "control": []}

@@ -137,6 +137,27 @@ def test_message_browser_from_offset_and_by_header(
     assert page.locator("tr.record").count() == 1
 
 
+def test_message_browser_from_a_time(
+    shop_broker: BrokerProcess, console: Console, page: Any
+) -> None:
+    _create(shop_broker, ("timed", 1))
+    p = _producer(shop_broker)
+    base = 1_700_000_000_000
+    for i in range(10):
+        p.produce("timed", value=b"at %d" % i, partition=0, timestamp=base + i * 60_000)
+    assert p.flush(10) == 0
+    page.goto(console.url + "/topics/timed/messages")
+    page.fill("#browse input[name=time]", "2023-11-14T22:16:20")  # base + 3 minutes
+    page.click("#browse button")
+    page.wait_for_load_state()
+    rows = page.locator("tr.record")
+    assert rows.count() == 7
+    assert rows.first.get_attribute("data-offset") == "3"
+    assert rows.first.locator("td.time").inner_text() == "2023-11-14 22:16:20.000Z"
+    page.goto(console.url + "/topics/timed/messages?time=yesterday")
+    assert "INVALID_ARGUMENT" in page.locator("#error").inner_text()
+
+
 def test_groups_page_shows_the_lag_and_resets_offsets(
     shop_broker: BrokerProcess, console: Console, page: Any
 ) -> None:
@@ -171,6 +192,8 @@ def test_groups_page_shows_the_lag_and_resets_offsets(
         "Number(document.getElementById('lag-chart').getAttribute('data-points')) >= 2",
         timeout=15000,
     )
+    assert page.locator("#lag-chart polyline[data-series='payments-0']").count() == 1
+    assert "payments-1 2" in page.locator("#lag-legend").inner_text()  # per partition lag
     shot(page, "group-page")
     page.fill("#reset-offsets input[name=to]", "latest")
     page.click("#reset-offsets button")

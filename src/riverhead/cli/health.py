@@ -94,13 +94,28 @@ def readiness(url: str, timeout: float) -> str | None:
         return f"readiness endpoint {url} unreachable: {getattr(exc, 'reason', exc)}"
 
 
-def answers(host: str, port: int, timeout: float) -> str | None:
-    """None when the broker at host:port answers ApiVersions, else the error."""
-    from kio.schema.api_versions.v0.request import ApiVersionsRequest
+def answers(host: str, port: int, settings: Settings) -> str | None:
+    """None when the broker at host:port answers, else the error.
 
+    Plaintext: one ApiVersions over a raw connection (fails fast). With a security
+    protocol in ``--command-config``: a Metadata request through librdkafka bootstrapped
+    at that broker alone, so TLS and SASL apply.
+    """
     from riverhead.cluster.channel import Channel, ChannelError
 
-    channel = Channel(host, port, "riverhead-health", timeout)
+    secured = dict(settings.client_config).get("security.protocol", "plaintext")
+    if secured.lower() != "plaintext":
+        from confluent_kafka import KafkaException
+
+        one = Settings(f"{host}:{port}", settings.timeout, settings.client_config)
+        try:
+            admin_client(one).list_topics(timeout=settings.timeout)
+        except (KafkaException, CliError) as exc:
+            return f"does not answer: {exc}"
+        return None
+    from kio.schema.api_versions.v0.request import ApiVersionsRequest
+
+    channel = Channel(host, port, "riverhead-health", settings.timeout)
     try:
         channel.request(18, 0, ApiVersionsRequest())
     except (ChannelError, ValueError) as exc:
@@ -159,7 +174,7 @@ def check_cluster(settings: Settings, expect_brokers: int | None = None) -> Heal
             )
             continue
         host, port = live[node]
-        problem = answers(host, port, settings.timeout)
+        problem = answers(host, port, settings)
         if problem is None and node in urls:
             problem = readiness(urls[node], settings.timeout)
         if problem is None:

@@ -259,6 +259,7 @@ def create_app(config: ConsoleConfig, *, view: ClusterView | None = None) -> Fas
         group = view.group(group_id)
         return {
             "history": sampler.lag_history(group_id),
+            "partitions_history": sampler.partition_lag_history(group_id),
             "total": group.total_lag,
             "partitions": [
                 {"topic": r.topic, "partition": r.partition, "lag": r.lag} for r in group.lags

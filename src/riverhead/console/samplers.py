@@ -29,6 +29,7 @@ from riverhead.console.kafka import ClusterView
 log = logging.getLogger("riverhead.console")
 
 Point = tuple[float, float]  # (unix seconds, value)
+MAX_PARTITION_SERIES = 16  # per group: more lines would not be readable anyway
 
 
 class Sampler:
@@ -40,7 +41,8 @@ class Sampler:
         self.topic_rates: dict[str, deque[Point]] = {}
         self.broker_rates: dict[str, deque[Point]] = {}  # "<id> bytes in" etc.
         self.group_lag: dict[str, deque[Point]] = {}
-        self.partition_lag: dict[str, dict[str, int]] = {}  # group -> "topic-p" -> lag
+        # group -> "topic-p" -> lag over time (charted for up to MAX_PARTITION_SERIES)
+        self.partition_lag: dict[str, dict[str, deque[Point]]] = {}
         self._last_ends: dict[str, int] = {}
         self._last_metrics: dict[str, float] = {}
         self._last_time = 0.0
@@ -95,9 +97,9 @@ class Sampler:
             self._last_time = now
             for group, row in lags.items():
                 self._append(self.group_lag, group, (now, float(row.total_lag)))
-                self.partition_lag[group] = {
-                    f"{r.topic}-{r.partition}": r.lag or 0 for r in row.lags
-                }
+                series = self.partition_lag.setdefault(group, {})
+                for r in row.lags[:MAX_PARTITION_SERIES]:
+                    self._append(series, f"{r.topic}-{r.partition}", (now, float(r.lag or 0)))
 
     def _scrape_brokers(self) -> dict[str, float]:
         from riverhead.cli.health import metrics_urls
@@ -138,3 +140,7 @@ class Sampler:
     def lag_history(self, group: str) -> list[Point]:
         with self.lock:
             return list(self.group_lag.get(group, ()))
+
+    def partition_lag_history(self, group: str) -> dict[str, list[Point]]:
+        with self.lock:
+            return {k: list(v) for k, v in sorted(self.partition_lag.get(group, {}).items())}
