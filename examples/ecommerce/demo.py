@@ -11,13 +11,20 @@ demo doubles as an end-to-end check of broker and CLI:
 4. read them back with ``riverhead topic consume shop-events -n 50 --format json``,
    check nothing was lost, and print them with a revenue summary;
 5. show ``riverhead topic describe shop-events``;
-6. stop the broker by PID with SIGTERM.
+6. live analytics (:mod:`live`): the event generator writes shop traffic while the stream
+   app (``shop_app.py``, 2 worker processes) computes revenue per minute, best sellers,
+   session funnels and fraud alerts, shown as tables refreshing every second — until
+   Ctrl-C on a terminal, else for ``--duration`` seconds (default 20 when not on a
+   terminal, so it also ends by itself);
+7. stop the broker by PID with SIGTERM.
 
-Exits 0 on success, 1 on any failure (the broker is stopped either way).
+``python examples/ecommerce/demo.py [--duration S] [--rate N] [--workers N]``. Exits 0 on
+success, 1 on any failure (the broker is stopped either way).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -36,6 +43,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from events import as_produce_lines, generate_events
+from live import run_live
 
 TOPIC = "shop-events"
 PARTITIONS = 3
@@ -165,7 +173,7 @@ def show_summary(events: list[dict[str, Any]]) -> None:
     )
 
 
-def run_demo(data_dir: Path) -> None:
+def run_demo(data_dir: Path, args: argparse.Namespace) -> dict[str, int]:
     step("Starting the embedded broker")
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
@@ -191,18 +199,41 @@ def run_demo(data_dir: Path) -> None:
 
         step(f"Describing {TOPIC}")
         show(riverhead(bootstrap, "topic", "describe", TOPIC))
+
+        until = "Ctrl-C" if args.duration is None else f"{args.duration:g} s"
+        step(f"Live analytics: generator at {args.rate:g} events/s and `riverhead stream run "
+             f"shop_app.py --workers {args.workers}` (until {until})")
+        live = run_live(bootstrap, console, args.duration, args.rate, workers=args.workers,
+                        say=lambda text: console.print(f"[dim]{text}[/]"))
+        console.print(
+            f"{live['events']} events: {live['revenue-per-minute']} revenue minutes, "
+            f"{live['top-products']} top-product windows, {live['funnel']} sessions, "
+            f"{live['fraud-alerts']} fraud alerts"
+        )
+        if live["events"] and not live["funnel"]:
+            raise DemoError("the stream app produced no session funnels")
     finally:
         step(f"Stopping the broker (SIGTERM to pid {broker.pid})")
         code = stop_broker(broker)
         console.print(f"broker exited with code {code}")
     if code != 0:
         raise DemoError(f"broker exited with {code}:\n{tail(data_dir / 'broker.log')}")
+    return live
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Riverhead e-commerce demo")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds of live analytics (default: until Ctrl-C on a "
+                             "terminal, 20 otherwise)")
+    parser.add_argument("--rate", type=float, default=200.0, help="events per second")
+    parser.add_argument("--workers", type=int, default=2, help="stream worker processes")
+    args = parser.parse_args(argv)
+    if args.duration is None and not sys.stdout.isatty():
+        args.duration = 20.0
     with tempfile.TemporaryDirectory(prefix="riverhead-demo-") as tmp:
         try:
-            run_demo(Path(tmp))
+            run_demo(Path(tmp), args)
         except (DemoError, subprocess.TimeoutExpired) as exc:
             console.print(f"[bold red]demo failed:[/] {exc}", markup=True)
             return 1

@@ -34,6 +34,7 @@ import argparse
 import json
 import random
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -140,9 +141,10 @@ def heartbeat_ts(events: list[dict[str, Any]]) -> int:
 
 
 def produce(brokers: str, topic: str, events: Iterator[dict[str, Any]], partitions: int,
-            rate: float | None) -> list[dict[str, Any]]:
-    """Write ``events`` (paced at ``rate`` per second unless None), then one heartbeat
-    per partition; returns the events written."""
+            rate: float | None, stop: threading.Event | None = None) -> list[dict[str, Any]]:
+    """Write ``events`` (paced at ``rate`` per second unless None) until they end or
+    ``stop`` is set, then one heartbeat per partition; returns the events written. The
+    topic is created with ``partitions`` unless it exists."""
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -153,11 +155,15 @@ def produce(brokers: str, topic: str, events: Iterator[dict[str, Any]], partitio
     except Exception as exc:  # an existing topic is fine
         if "TOPIC_ALREADY_EXISTS" not in str(exc):
             raise
+    md = admin.list_topics(topic, timeout=10).topics[topic]
+    partitions = len(md.partitions) or partitions  # an existing topic keeps its count
     producer = Producer({"bootstrap.servers": brokers, "enable.idempotence": True,
                          "linger.ms": 5, "partitioner": "murmur2_random"})
     written: list[dict[str, Any]] = []
     started = time.monotonic()
     for e in events:
+        if stop is not None and stop.is_set():
+            break
         if rate:
             ahead = len(written) / rate - (time.monotonic() - started)
             if ahead > 0:

@@ -25,6 +25,7 @@ their task's thread.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -37,6 +38,7 @@ from riverhead.stream.state.changelog import partition_for, topic_partitions
 from riverhead.stream.time import MAX_WATERMARK, NO_WATERMARK, WatermarkTracker
 from riverhead.stream.tuples import Tuple
 
+log = logging.getLogger("riverhead.stream.operators")
 FIELDS = ("key", "value", "ts", "wm", "wch", "src", "off")
 LATE_STREAM = "late"
 Fn = Callable[[Any], Any]
@@ -229,6 +231,8 @@ class KeyByStep(MapStep):
                 n = len(context.tasks_of(target))
                 keys.update(_covering_keys(n, _task_place(n)))
         self.routing_keys = sorted(keys) or ["__wm"]
+        log.info("%s: punctuations to %s reach every task/partition of %s",
+                 context.component_id, self.routing_keys, self.downstream)
 
     def punctuate(self, wm: int) -> None:
         for key in self.routing_keys:

@@ -16,6 +16,7 @@ partition does not count again records that were already late.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -26,6 +27,8 @@ from riverhead.stream.stateful import PartitionedState, RecordingStore
 from riverhead.stream.tuples import Tuple
 from riverhead.stream.windowing import WindowOperator, WindowResult
 from riverhead.stream.windows import Assigner
+
+log = logging.getLogger("riverhead.stream.windowed")
 
 
 class WindowStep(Step):
@@ -118,6 +121,8 @@ class WindowStep(Step):
         if tup is None and now - self._last_save >= 1.0:
             self._last_save = now
             snap = self.tracker.snapshot()
+            log.debug("%s: watermark %d, channels %s, open windows %d", self.name, self.cur,
+                      snap, sum(op.open_windows() for op in self.ops.values()))
             if snap != self._saved_wm:
                 self._saved_wm = snap
                 for p, op in self.ops.items():
