@@ -3,7 +3,8 @@
 Pages (HTML): ``/`` cluster overview, ``/topics`` and ``/topics/{name}``, the message
 browser ``/topics/{name}/messages``, the trace view ``/trace/{trace_id}``, ``/groups``
 and ``/groups/{id}``, ``/throughput`` and ``/shop`` (the e-commerce dashboard). JSON for
-the live charts: ``/api/throughput``, ``/api/groups/{id}/lag``, ``/api/shop``.
+the live charts: ``/api/throughput``, ``/api/groups/{id}/lag``, ``/api/shop``; and
+``/metrics``, the Kafka exporter's families computed as a client (any Kafka cluster).
 
 Changes are POST forms: ``/topics`` (create), ``/topics/{name}/delete``,
 ``/groups/{id}/reset``. With ``read_only`` every one of them answers **403** with a page
@@ -28,9 +29,11 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from riverhead.cli.client import Settings
 from riverhead.cli.errors import CliError
+from riverhead.console.exporter import exporter_metrics
 from riverhead.console.kafka import ClusterView, Filters
 from riverhead.console.samplers import Sampler
 from riverhead.console.shop import ShopTail
@@ -265,6 +268,11 @@ def create_app(config: ConsoleConfig, *, view: ClusterView | None = None) -> Fas
                 {"topic": r.topic, "partition": r.partition, "lag": r.lag} for r in group.lags
             ],
         }
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """The Kafka exporter's families for this cluster (riverhead.console.exporter)."""
+        return Response(exporter_metrics(view), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/shop")
     def api_shop() -> dict[str, Any]:
