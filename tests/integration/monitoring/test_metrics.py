@@ -193,3 +193,28 @@ def test_metrics_off_serves_nothing(tmp_path: Path) -> None:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
     finally:
         proc.stop()
+
+
+def test_partition_series_are_capped(tmp_path: Path) -> None:
+    from tests.support.broker_process import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = BrokerProcess(
+        tmp_path / "b",
+        settings={"metrics.listener": url, "metrics.partition.series.max": "2"},
+    ).start()
+    try:
+        _create(proc, "wide", 3)
+        producer = Producer({"bootstrap.servers": proc.bootstrap})
+        for p in range(3):
+            producer.produce("wide", value=b"x", partition=p)
+        assert producer.flush(10) == 0
+        samples = scrape(url)
+    finally:
+        proc.stop()
+    names = {name for name, _ in samples}
+    assert "riverhead_log_size_bytes" not in names  # per-partition families left out
+    assert "kafka_topic_partition_current_offset" not in names
+    assert value(samples, "riverhead_metrics_partition_series_dropped") == 3
+    assert value(samples, "riverhead_topic_log_size_bytes", topic="wide") > 0  # sums stay
+    assert value(samples, "riverhead_topic_records_in_total", topic="wide") == 3
