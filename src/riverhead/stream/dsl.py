@@ -205,10 +205,12 @@ class KeyedStream(Stream[T]):
         super().__init__(app, name)
         self.step = step
 
-    def window(self, name: str, assigner: Assigner, *, allowed_lateness: float = 0.0
-               ) -> WindowedStream[T]:
-        """Windows per key (``tumbling``, ``hopping``, ``session``, ``count_window``)."""
-        return WindowedStream(self, name, assigner, _ms(allowed_lateness))
+    def window(self, name: str, assigner: Assigner, *, allowed_lateness: float = 0.0,
+               early: bool = False) -> WindowedStream[T]:
+        """Windows per key (``tumbling``, ``hopping``, ``session``, ``count_window``);
+        ``early``: also emit each window's current result on every change before it
+        fires (``"early": true``)."""
+        return WindowedStream(self, name, assigner, _ms(allowed_lateness), early)
 
     def join(self, name: str, other: KeyedStream[U], *, within: float,
              fn: Callable[[T, U], Any], allowed_lateness: float = 0.0) -> Stream[Any]:
@@ -228,19 +230,21 @@ class KeyedStream(Stream[T]):
 
 class WindowedStream(Generic[T]):
     def __init__(self, keyed: KeyedStream[T], name: str, assigner: Assigner,
-                 lateness_ms: int) -> None:
+                 lateness_ms: int, early: bool = False) -> None:
+        self.early = early
         self.keyed = keyed
         self.name = name
         self.assigner = assigner
         self.lateness_ms = lateness_ms
 
     def aggregate(self, name: str, aggregation: Aggregation) -> Stream[dict[str, Any]]:
-        """Window results ``{"key", "window_start", "window_end", "result", "update"}``;
+        """Window results ``{"key", "window_start", "window_end", "result", "update",
+        "early"}``;
         late records are on ``.late()`` of the returned stream."""
         app = self.keyed.app
         step = WindowStep(name, self.assigner, aggregation,
                           allowed_lateness_ms=self.lateness_ms, store=app.store,
-                          **app._step_kw())
+                          early=self.early, **app._step_kw())
         step.inputs.append((self.keyed.name, True))
         app._bolt(name, step).fields_grouping(self.keyed.name, "key")
         self.keyed.step.downstream.append(name)

@@ -7,7 +7,8 @@ the record (or emits it on the ``late`` stream when all its windows are purged),
 the windows the watermark passed, and acks the tuple once the state change is in the
 changelog. Results are emitted as step tuples whose value is::
 
-    {"key": key, "window_start": ms, "window_end": ms, "result": aggregate, "update": bool}
+    {"key": key, "window_start": ms, "window_end": ms, "result": aggregate,
+     "update": bool, "early": bool}
 
 with ``key`` the window's key and ``ts = window_end - 1``. The task's channel watermarks
 are saved in every owned partition's store (``("wm",)``) once a second, so a restored
@@ -37,8 +38,9 @@ class WindowStep(Step):
     def __init__(self, name: str, assigner: Assigner, aggregation: Aggregation, *,
                  allowed_lateness_ms: int = 0, store: str = "memory",
                  changelog_brokers: str | None = None, state_dir: str | None = None,
-                 **kw: Any) -> None:
+                 early: bool = False, **kw: Any) -> None:
         super().__init__(name, **kw)
+        self.early = early
         self.assigner = assigner
         self.aggregation = aggregation
         self.lateness = allowed_lateness_ms
@@ -56,7 +58,7 @@ class WindowStep(Step):
         self.fired = 0
 
     def _opened(self, p: int, store: RecordingStore) -> None:
-        op = WindowOperator(self.assigner, self.aggregation, self.lateness, store)
+        op = WindowOperator(self.assigner, self.aggregation, self.lateness, store, self.early)
         op.load()
         saved = store.get(("wm",))
         if saved:
@@ -110,7 +112,7 @@ class WindowStep(Step):
     def _emit_result(self, r: WindowResult, anchor: Tuple | None) -> None:
         self.fired += 1
         value = {"key": r.key, "window_start": r.start, "window_end": r.end,
-                 "result": r.value, "update": r.update}
+                 "result": r.value, "update": r.update, "early": r.early}
         self.out(r.key, value, r.end - 1, None, None, anchor)
 
     def on_watermark(self, tup: Tuple | None) -> None:

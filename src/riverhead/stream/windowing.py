@@ -16,7 +16,9 @@ Rules (Flink's, with integer milliseconds and windows ``[start, end)``):
   the caller for the side output, never silently dropped;
 * session windows of a key merge when a record's ``[ts, ts + gap)`` overlaps them; the
   merged window's accumulator is ``merge`` of theirs (in start order) plus the record;
-* count windows fire when they hold ``n`` records and are then removed (no watermark).
+* count windows fire when they hold ``n`` records and are then removed (no watermark);
+* with ``early``, every change of a window not yet fired also emits its current result
+  (``early=True``): a live, updating view before the final result.
 
 Duplicates: with ``src`` (the source partition, e.g. ``"shop-events:3"``) and ``off`` (the
 record's offset there), a window remembers the highest offset applied per source, and the
@@ -46,22 +48,25 @@ from riverhead.stream.windows import Assigner, Window
 
 @dataclass(frozen=True)
 class WindowResult:
-    """An emitted window result; ``update`` is True for a re-emission after late data."""
+    """An emitted window result; ``update`` is True for a re-emission after late data,
+    ``early`` for a result emitted before the window fired."""
 
     key: Any
     start: int
     end: int
     value: Any
     update: bool = False
+    early: bool = False
 
 
 class WindowOperator:
     """Windowed aggregation of one partition's keys (see the module docstring)."""
 
     def __init__(self, assigner: Assigner, aggregation: Aggregation,
-                 allowed_lateness_ms: int, store: Store) -> None:
+                 allowed_lateness_ms: int, store: Store, early: bool = False) -> None:
         if allowed_lateness_ms < 0:
             raise ValueError("allowed_lateness must be >= 0")
+        self.early = early
         self.assigner = assigner
         self.agg = aggregation
         self.lateness = int(allowed_lateness_ms)
@@ -153,6 +158,9 @@ class WindowOperator:
             self.store.put(skey, state)
             if self._fired.get((key, w.start, w.end)):
                 results.append(WindowResult(key, w.start, w.end, agg.result(state["a"]), True))
+            elif self.early:
+                results.append(WindowResult(key, w.start, w.end, agg.result(state["a"]),
+                                            early=True))
         self._mark(src, off)
         return results, False
 
@@ -195,6 +203,9 @@ class WindowOperator:
             self._fired[(key, merged.start, merged.end)] = True
             results.append(WindowResult(key, merged.start, merged.end, self.agg.result(acc),
                                         True))
+        elif self.early:
+            results.append(WindowResult(key, merged.start, merged.end, self.agg.result(acc),
+                                        early=True))
         return results, False
 
     def _add_count(self, key: Any, ts: int, value: Any, src: str | None,
@@ -221,6 +232,9 @@ class WindowOperator:
             self.store.delete(skey)
             return [WindowResult(key, state["lo"], state["hi"] + 1, self.agg.result(state["a"]))]
         self.store.put(skey, state)
+        if self.early:
+            return [WindowResult(key, state["lo"], state["hi"] + 1,
+                                 self.agg.result(state["a"]), early=True)]
         return []
 
     # ---- time ------------------------------------------------------------------------

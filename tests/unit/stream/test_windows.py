@@ -193,3 +193,14 @@ def test_aggregations() -> None:
     assert sum_of(lambda v: None if v > 3 else v).add(0, 10) == 0
     with pytest.raises(TypeError, match="merge"):
         aggregate(list, lambda a, v: a).merge([], [])
+
+
+def test_early_results_before_the_final_one() -> None:
+    op = WindowOperator(tumbling(ms=10), count(), 0, MemoryStore(), early=True)
+    out = op.add("k", 1, None, NO_WATERMARK)[0] + op.add("k", 2, None, NO_WATERMARK)[0]
+    assert [(r.value, r.early) for r in out] == [(1, True), (2, True)]
+    assert [(r.value, r.early) for r in op.advance(10)] == [(2, False)]
+    sessions = WindowOperator(session(gap_ms=5), count(), 0, MemoryStore(), early=True)
+    sessions.add("u", 0, None, NO_WATERMARK)
+    assert [(r.start, r.end, r.value) for r in sessions.add("u", 3, None, NO_WATERMARK)[0]] \
+        == [(0, 8, 2)]
