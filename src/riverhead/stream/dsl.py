@@ -62,13 +62,17 @@ class App:
     ``brokers``: bootstrap servers for sources, sinks and changelogs (default: the run's
     ``brokers`` setting). ``store``: ``"memory"`` or ``"sqlite"`` for stateful steps.
     ``idle_timeout``: seconds after which a silent input stops holding watermarks back.
-    ``capture``: ``to(topic)`` keeps ``(key, value)`` pairs in ``collected[topic]``
-    instead of writing (tests). ``config``: topology settings (see docs/stream.md).
+    ``standby``: stateful steps keep warm copies of the partitions other workers own
+    (:mod:`riverhead.stream.state.standby`). ``capture``: ``to(topic)`` keeps
+    ``(key, value)`` pairs in ``collected[topic]`` instead of writing (tests).
+    ``config``: topology settings (see docs/stream.md).
     """
 
     def __init__(self, name: str, brokers: str | None = None, *, store: str = "memory",
-                 idle_timeout: float = 30.0, capture: bool = False, **config: Any) -> None:
+                 idle_timeout: float = 30.0, capture: bool = False, standby: bool = False,
+                 **config: Any) -> None:
         self.name = name
+        self.standby = standby
         self.capture = capture
         self.brokers = brokers
         self.store = store
@@ -222,7 +226,8 @@ class KeyedStream(Stream[T]):
         self.app._bolt(union, step).local_or_shuffle_grouping(self.name) \
             .local_or_shuffle_grouping(other.name)
         join = JoinStep(name, _ms(within), fn, allowed_lateness_ms=_ms(allowed_lateness),
-                        store=self.app.store, **self.app._step_kw())
+                        store=self.app.store, standby=self.app.standby,
+                        **self.app._step_kw())
         join.inputs.append((union, True))
         self.app._bolt(name, join).fields_grouping(union, "key")
         return Stream(self.app, name)
@@ -244,7 +249,7 @@ class WindowedStream(Generic[T]):
         app = self.keyed.app
         step = WindowStep(name, self.assigner, aggregation,
                           allowed_lateness_ms=self.lateness_ms, store=app.store,
-                          early=self.early, **app._step_kw())
+                          early=self.early, standby=app.standby, **app._step_kw())
         step.inputs.append((self.keyed.name, True))
         app._bolt(name, step).fields_grouping(self.keyed.name, "key")
         self.keyed.step.downstream.append(name)

@@ -57,8 +57,10 @@ class JoinStep(Step):
 
     def __init__(self, name: str, within_ms: int, fn: Callable[[Any, Any], Any], *,
                  allowed_lateness_ms: int = 0, store: str = "memory",
-                 changelog_brokers: str | None = None, **kw: Any) -> None:
+                 changelog_brokers: str | None = None, standby: bool = False,
+                 **kw: Any) -> None:
         super().__init__(name, **kw)
+        self.standby = standby
         self.within = within_ms
         self.fn = fn
         self.lateness = allowed_lateness_ms
@@ -67,7 +69,7 @@ class JoinStep(Step):
 
     def open_step(self, context: Context) -> None:
         self.state = PartitionedState(context, self.store_kind, self._opened,
-                                      self.changelog_brokers)
+                                      self.changelog_brokers, standby=self.standby)
         self.late = 0
         self.joined = 0
         self._purged_at = self.wm

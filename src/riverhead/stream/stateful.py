@@ -17,6 +17,9 @@ is acked only when the broker has them, so its offset is committed only after it
 change is durable. Without a repartition topic (a LocalRunner test) there is one
 partition, 0, always owned, and no changelog unless ``changelog_brokers`` is given.
 
+With ``standby``, the task also keeps warm in-memory copies of the partitions it does not
+own (:mod:`riverhead.stream.state.standby`), so taking one over reads only the tail.
+
 Stores: ``"memory"`` or ``"sqlite"`` (one database file per partition under
 ``state_dir``, default a temporary directory of the process; it is a cache: on
 assignment it is cleared and refilled from the changelog). Not thread-safe.
@@ -42,6 +45,7 @@ from riverhead.stream.state.changelog import (
     restore,
     topic_partitions,
 )
+from riverhead.stream.state.standby import StandbyReplicas
 from riverhead.stream.state.stores import MemoryStore, SqliteStore, Store
 
 log = logging.getLogger("riverhead.stream.state")
@@ -94,7 +98,8 @@ class PartitionedState:
 
     def __init__(self, context: Context, kind: str,
                  on_open: Callable[[int, RecordingStore], None],
-                 changelog_brokers: str | None = None, state_dir: str | None = None) -> None:
+                 changelog_brokers: str | None = None, state_dir: str | None = None,
+                 standby: bool = False) -> None:
         self.context = context
         self.kind = kind
         self.on_open = on_open
@@ -109,6 +114,7 @@ class PartitionedState:
         self.assigned: set[int] | None = None  # None: every partition (not distributed)
         self.writer: ChangelogWriter | None = None
         self.restored_records = 0
+        self.from_standby = 0
         self.skipped = 0
         self._dir = Path(state_dir) if state_dir else None
         self._own_dir = False
@@ -121,6 +127,9 @@ class PartitionedState:
             self.topic = changelog_topic(context.topology, me)
             ensure_topic(self.brokers, self.topic, self.partitions)
             self.writer = ChangelogWriter(self.brokers, self.topic)
+        self.standby: StandbyReplicas | None = None
+        if standby and self.distributed and self.brokers:
+            self.standby = StandbyReplicas(self.brokers, self.topic, self.partitions)
 
     # ---- partitions ------------------------------------------------------------------
 
@@ -144,13 +153,23 @@ class PartitionedState:
                 store = self.stores.pop(p, None)
                 if store is not None:
                     store.close()
+                if self.standby is not None:
+                    self.standby.reset(p)
         log.info("%s: partitions %s %s", self.context.component_id, mine,
                  "assigned" if assigned else "revoked")
 
     def store(self, p: int) -> RecordingStore:
         """Partition ``p``'s store, restored from the changelog on first use."""
         store = self.stores.get(p)
-        if store is None:
+        if store is None and self.standby is not None and self.writer is not None:
+            self.writer.flush()
+            warm, n = self.standby.take(p)
+            store = RecordingStore(warm)
+            self.restored_records += n
+            self.from_standby += 1
+            log.info("%s: restored partition %d from its standby copy (%d entries, %d "
+                     "records to catch up)", self.context.component_id, p, len(warm), n)
+        elif store is None:
             store = RecordingStore(self._new_store(p))
             store.clear()
             if self.writer is not None and self.brokers:
@@ -159,6 +178,7 @@ class PartitionedState:
                 self.restored_records += n
                 log.info("%s: restored partition %d from %s (%d records)",
                          self.context.component_id, p, self.topic, n)
+        if p not in self.stores:
             self.stores[p] = store
             self.on_open(p, store)
             store.take()
@@ -193,12 +213,18 @@ class PartitionedState:
     def poll(self) -> None:
         if self.writer is not None:
             self.writer.poll()
+        if self.standby is not None:
+            self.standby.poll(set(self.stores) | (self.assigned or set()))
 
     def close(self) -> None:
         if self.distributed and self._on_assignment in kafka.ASSIGNMENT_LISTENERS:
             kafka.ASSIGNMENT_LISTENERS.remove(self._on_assignment)
         if self.writer is not None:
             self.writer.flush()
+            self.writer = None  # releases the producer now, not at garbage collection
+        if self.standby is not None:
+            self.standby.close()
+            self.standby = None
         for store in self.stores.values():
             store.close()
         self.stores.clear()

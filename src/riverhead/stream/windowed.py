@@ -38,9 +38,10 @@ class WindowStep(Step):
     def __init__(self, name: str, assigner: Assigner, aggregation: Aggregation, *,
                  allowed_lateness_ms: int = 0, store: str = "memory",
                  changelog_brokers: str | None = None, state_dir: str | None = None,
-                 early: bool = False, **kw: Any) -> None:
+                 early: bool = False, standby: bool = False, **kw: Any) -> None:
         super().__init__(name, **kw)
         self.early = early
+        self.standby = standby
         self.assigner = assigner
         self.aggregation = aggregation
         self.lateness = allowed_lateness_ms
@@ -51,7 +52,7 @@ class WindowStep(Step):
     def open_step(self, context: Context) -> None:
         self.ops: dict[int, WindowOperator] = {}
         self.state = PartitionedState(context, self.store_kind, self._opened,
-                                      self.changelog_brokers, self.state_dir)
+                                      self.changelog_brokers, self.state_dir, self.standby)
         self._saved_wm: dict[str, int] = {}
         self._last_save = 0.0
         self.late = 0
@@ -138,6 +139,7 @@ class WindowStep(Step):
             "fired": getattr(self, "fired", 0),
             "open_windows": sum(op.open_windows() for op in list(ops.values())),
             "duplicates": sum(op.duplicates for op in list(ops.values())),
+            "restored_records": getattr(getattr(self, "state", None), "restored_records", 0),
         }
 
     def cleanup(self) -> None:

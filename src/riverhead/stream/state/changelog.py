@@ -19,6 +19,7 @@ Runs on the owning task's thread (librdkafka callbacks are served by ``poll``).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -147,9 +148,20 @@ class ChangelogWriter:
         return int(self._producer.flush(timeout))
 
 
+def apply(store: Store, msg: Any) -> None:
+    """Apply one changelog record (a put, or a delete for a tombstone) to ``store``."""
+    key = decode_key(msg.key() or b"")
+    value = msg.value()
+    if value is None:
+        store.delete(key)
+    else:
+        store.put(key, json.loads(value))
+
+
 def restore(brokers: str, topic: str, partition: int, store: Store,
-            timeout: float = 60.0) -> int:
-    """Replay changelog ``partition`` from its start into ``store``; returns records read.
+            timeout: float = 60.0, start: int | None = None) -> int:
+    """Replay changelog ``partition`` from its start (or offset ``start``) into ``store``;
+    returns records read.
 
     Reads up to the end offset seen when it starts (records written later belong to the
     caller itself, who owns the partition now). Raises ``TimeoutError`` if the end is not
@@ -166,11 +178,13 @@ def restore(brokers: str, topic: str, partition: int, store: Store,
     try:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
                                                    timeout=10)
-        if high <= low:
+        first = low if start is None else max(low, start)
+        if high <= first:
             return 0
-        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        consumer.assign([TopicPartition(topic, partition,
+                                        OFFSET_BEGINNING if start is None else first)])
         read = 0
-        position = low
+        position = first
         deadline = time.monotonic() + timeout
         while position < high:
             if time.monotonic() > deadline:
@@ -183,14 +197,7 @@ def restore(brokers: str, topic: str, partition: int, store: Store,
                 position = offset + 1
                 if offset >= high or msg.key() is None:
                     continue
-                key = decode_key(msg.key() or b"")
-                value = msg.value()
-                if value is None:
-                    store.delete(key)
-                else:
-                    import json
-
-                    store.put(key, json.loads(value))
+                apply(store, msg)
                 read += 1
         store.flush()
         return read
