@@ -189,7 +189,8 @@ def test_groups_page_shows_the_lag_and_resets_offsets(
     assert lags == {"0": "15", "1": "2"}
     # The lag-over-time chart fills from the console's samples.
     page.wait_for_function(
-        "Number(document.getElementById('lag-chart').getAttribute('data-points')) >= 2",
+        "(document.querySelector(\"#lag-chart polyline[data-series='total lag']\")"
+        " || {getAttribute: () => ''}).getAttribute('points').split(' ').length >= 3",
         timeout=15000,
     )
     assert page.locator("#lag-chart polyline[data-series='payments-0']").count() == 1

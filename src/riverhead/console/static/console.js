@@ -58,6 +58,10 @@ function drawLines(svg, series, opts) {
     var color = PALETTE[i % PALETTE.length];
     var pts = series[n].map(function (p) { return px(p[0]).toFixed(1) + "," + py(p[1]).toFixed(1); });
     svg.appendChild(svgEl("polyline", {points: pts.join(" "), fill: "none", stroke: color, "stroke-width": 2, "data-series": n}));
+    if (series[n].length === 1) {  // one sample so far: a dot, a line needs two
+      var p0 = series[n][0];
+      svg.appendChild(svgEl("circle", {cx: px(p0[0]), cy: py(p0[1]), r: 3, fill: color}));
+    }
     if (legend) {
       var item = document.createElement("span");
       var last = series[n].length ? series[n][series[n].length - 1][1] : 0;
@@ -87,6 +91,12 @@ function drawBars(svg, bars) {
   var label = svgEl("text", {x: 4, y: T + 10, "class": "axis"});
   label.textContent = "max " + fmt(max);
   svg.appendChild(label);
+  [[0, "start"], [bars.length - 1, "end"]].forEach(function (e) {
+    var x = e[1] === "start" ? 2 : W - 2;
+    var tick = svgEl("text", {x: x, y: H - 4, "text-anchor": e[1], "class": "axis"});
+    tick.textContent = bars[e[0]][0];
+    svg.appendChild(tick);
+  });
 }
 
 function cell(row, text) {
