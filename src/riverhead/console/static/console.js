@@ -23,14 +23,14 @@ function svgEl(name, attrs) {
 function fmt(v) {
   if (Math.abs(v) >= 1e6) { return (v / 1e6).toFixed(1) + "M"; }
   if (Math.abs(v) >= 1e3) { return (v / 1e3).toFixed(1) + "k"; }
-  return (Math.round(v * 100) / 100).toString();
+  return (Math.abs(v) >= 100 ? Math.round(v) : Math.round(v * 100) / 100).toString();
 }
 
 // series: {name: [[unixSeconds, value], ...]}; draws one polyline per series.
 function drawLines(svg, series, opts) {
   opts = opts || {};
   while (svg.firstChild) { svg.removeChild(svg.firstChild); }
-  var W = 800, H = 220, L = 50, B = 20, T = 10;
+  var W = 800, H = 220, L = 64, B = 20, T = 10;
   var names = Object.keys(series || {});
   var xs = [], ys = [0];
   names.forEach(function (n) { series[n].forEach(function (p) { xs.push(p[0]); ys.push(p[1]); }); });
