@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from riverhead.stream import LocalRunner
+from tests.integration.test_ecommerce_recovery import read_table
 from tests.integration.test_stream_kafka import (
     committed,
     create_topics,
@@ -27,6 +29,7 @@ from tests.integration.test_stream_kafka import (
     word_count,
 )
 from tests.interop.diff import Target, assert_same, observe
+from tests.support.clients import wait_until
 from tests.unit.batch.jobs import RevenuePerProduct
 
 pytestmark = pytest.mark.interop
@@ -103,3 +106,64 @@ def test_batch_job_over_a_topic(
                 revenue[pid] = revenue.get(pid, 0.0) + item["price"] * item["quantity"]
     assert seen["output"] == sorted(f"{p}\t{r:.2f}" for p, r in revenue.items())
     assert seen["map input records"] == 500
+
+
+def test_windowed_ecommerce_app(targets: tuple[Target, Target]) -> None:
+    """examples/ecommerce/shop_app.py (tumbling, hopping and session windows, changelogged
+    state) in one process, Kafka to Kafka: every output topic, read as a table (last value
+    per key), holds the oracle computed from the events, on both brokers.
+
+    The events are written unpaced over 4 partitions, so a shopper's session can be
+    emitted early and later merged into a longer one under a new key (user:start): which
+    such rows appear depends on timing, so the funnel is checked for the oracle's rows
+    only; the other outputs, keyed by window
+    start, must have no row besides the oracle's."""
+    sys.path.insert(0, str(EXAMPLES))
+    from expected import expected_outputs
+    from generator import generate
+    from generator import produce as produce_events
+    from shop_app import build_app
+
+    events = list(generate(seed=5, rate=40, duration=150))
+    expected = expected_outputs(events)
+    outputs = ("revenue-per-minute", "top-products", "funnel", "fraud-alerts")
+
+    def holds_oracle(got: dict[str, Any]) -> bool:
+        return all(
+            {k: got[topic].get(k) for k in expected[topic]} == expected[topic] for topic in outputs
+        )
+
+    def scenario(t: Target) -> dict[str, Any]:
+        # unpaced, then one heartbeat per partition (far in event time: every window closes)
+        produce_events(t.bootstrap, "shop-events", iter(events), 4, None)
+        app = build_app(name="shop-interop", brokers=t.bootstrap)
+        runner = LocalRunner(app.topology(), collect=False)
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=runner.run,
+            kwargs={"until_idle": False, "timeout": 150, "until": stop.is_set},
+            daemon=True,
+        )
+        thread.start()
+        got: dict[str, Any] = {}
+        try:
+
+            def complete() -> bool:
+                for topic in outputs:
+                    got[topic] = read_table(t.bootstrap, topic)
+                return holds_oracle(got)
+
+            wait_until(complete, f"{t.name}: outputs holding the oracle", 120, interval=1.0)
+        finally:
+            stop.set()
+            thread.join(60)
+        return {
+            "rows besides the oracle's": {
+                topic: sorted(set(got[topic]) - set(expected[topic]))
+                for topic in outputs
+                if topic != "funnel"
+            },
+        }
+
+    seen = assert_same(observe(targets, scenario))
+    assert all(not keys for keys in seen["rows besides the oracle's"].values()), seen

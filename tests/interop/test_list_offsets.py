@@ -20,7 +20,7 @@ import kafka
 import pytest
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from tests.interop.diff import Target, assert_same, observe
+from tests.interop.diff import Target, assert_same, observe, wait_topic_ready
 from tests.support.clients import (
     WAIT_S,
     CkConsumer,
@@ -209,6 +209,7 @@ def test_list_offsets_by_time_in_a_compressed_batch(
 
     def scenario(t: Target) -> dict[str, Any]:
         create_topic(t.bootstrap, topic_name)
+        wait_topic_ready(t.bootstrap, topic_name, 1)  # no retried first send: one batch
         produce(
             "confluent",
             t.bootstrap,
