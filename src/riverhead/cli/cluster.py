@@ -84,6 +84,13 @@ def up(
         int, typer.Option("--base-port", help="First broker port (then +1, +2...).")
     ] = 9092,
     zk_port: Annotated[int, typer.Option("--zk-port", help="ZooKeeper client port.")] = 2181,
+    metrics_base_port: Annotated[
+        int,
+        typer.Option(
+            "--metrics-base-port",
+            help="First broker's /metrics port (then +1...); 0: any free port each.",
+        ),
+    ] = 0,
     directory: DirOption = None,
 ) -> None:
     """Start ZooKeeper and N brokers on 127.0.0.1 in the background."""
@@ -98,7 +105,8 @@ def up(
             "stop it with `riverhead cluster down` (or pick another --dir)",
         )
     ports = [base_port + i for i in range(brokers)]
-    busy = [p for p in [zk_port, *ports] if not _port_free(p)]
+    metrics_ports = [metrics_base_port + i if metrics_base_port else 0 for i in range(brokers)]
+    busy = [p for p in [zk_port, *ports, *metrics_ports] if p and not _port_free(p)]
     if busy:
         raise CliError(
             "PORT_IN_USE",
@@ -123,6 +131,7 @@ def up(
             "zookeeper.connect": zk.connect,
             "zookeeper.session.timeout.ms": "6000",
             "default.replication.factor": str(min(3, brokers)),
+            "metrics.listener": f"http://127.0.0.1:{metrics_ports[node - 1]}",
         }.items():
             args += ["--set", f"{key}={value}"]
         with (data / "broker.log").open("ab") as log:
@@ -140,6 +149,8 @@ def up(
         )
     print_line(f"cluster up: ZooKeeper 127.0.0.1:{zk_port}, {brokers} brokers")
     print_line(f"bootstrap: {bootstrap}")
+    if metrics_base_port:
+        print_line("metrics: " + ", ".join(f"http://127.0.0.1:{p}/metrics" for p in metrics_ports))
 
 
 def _wait_for_cluster(bootstrap: str, count: int, timeout: float) -> bool:
