@@ -109,6 +109,9 @@ DEFAULTS: dict[str, str] = {
     "sasl.server.max.receive.size": "524288",
     "connections.max.reauth.ms": "0",
     "connection.failed.authentication.delay.ms": "100",
+    "authorizer.class.name": "",
+    "super.users": "",
+    "allow.everyone.if.no.acl.found": "false",
 }
 
 # Keys that may be scoped to one listener: listener.name.<listener>.<key>.

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import typer
 
-from riverhead.cli import batch, broker, cluster, console, group, stream, topic, user
+from riverhead.cli import acl, batch, broker, cluster, console, group, stream, topic, user
 from riverhead.cli.client import (
     BROKERS_ENV,
     COMMAND_CONFIG_ENV,
@@ -51,6 +51,7 @@ app.add_typer(cluster.app, name="cluster")
 app.add_typer(stream.app, name="stream")
 app.add_typer(batch.app, name="batch")
 app.add_typer(user.app, name="user")
+app.add_typer(acl.app, name="acl")
 app.command("console")(console.console)
 
 

@@ -9,7 +9,10 @@ Built once from the configuration (``BrokerState.security``):
 * ``connection.failed.authentication.delay.ms`` — the failure response is held back this
   long (on the purgatory's timer, no thread blocked) before the connection is closed,
   which slows password guessing down;
-* ``sasl.server.max.receive.size`` — the largest frame accepted before authentication.
+* ``sasl.server.max.receive.size`` — the largest frame accepted before authentication;
+* ``authorizer.class.name`` — any non-empty value (Kafka's class names are accepted)
+  turns on the ACL authorizer (:mod:`riverhead.security.authorizer`) with ``super.users``
+  and ``allow.everyone.if.no.acl.found``; ACLs live in ``<log.dir>/security/acls.json``.
 
 Thread-safe: immutable after construction apart from the thread-safe stores it holds.
 """
@@ -18,9 +21,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from riverhead.broker.config import BrokerConfig, ConfigError
+from riverhead.security.acl import FILE as ACL_FILE
+from riverhead.security.acl import AclError, AclStore
+from riverhead.security.authorizer import Authorizer, parse_super_users
 from riverhead.security.credentials import CredentialStore
 from riverhead.security.listeners import listener_setting
 from riverhead.security.sasl import SUPPORTED
@@ -38,7 +43,19 @@ class SecurityManager:
         self.reauth_ms = config.get_int("connections.max.reauth.ms")
         self.failed_auth_delay_ms = config.get_int("connection.failed.authentication.delay.ms")
         self.max_unauthenticated_frame = config.get_int("sasl.server.max.receive.size")
-        self.authorizer: Any = None  # riverhead.security.authorizer.Authorizer, if configured
+        self.authorizer: Authorizer | None = None
+        self.acls: AclStore | None = None
+        name = config.get("authorizer.class.name").strip()
+        if name:
+            try:
+                self.acls = AclStore(data_dir / ACL_FILE if data_dir is not None else None)
+            except AclError as exc:
+                raise ConfigError(str(exc)) from None
+            self.authorizer = Authorizer(
+                self.acls,
+                parse_super_users(config.get("super.users")),
+                config.get_bool("allow.everyone.if.no.acl.found"),
+            )
         self._mechanisms: dict[str, tuple[str, ...]] = {}
         for lst in config.listeners:
             self.mechanisms(lst.name)  # validate at start

@@ -30,4 +30,4 @@ def _replace_all(res: Any, info: TopicInfo) -> Changes:
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
-    return alter_resources(state, req.resources, bool(req.validate_only), _replace_all)
+    return alter_resources(state, req.resources, bool(req.validate_only), _replace_all, request)

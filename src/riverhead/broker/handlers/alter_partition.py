@@ -13,10 +13,14 @@ from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.cluster.alter_partition import decode_request, response_tree
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import cluster_denied
 
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
+    denied = cluster_denied(state, request, "CLUSTER_ACTION")
+    if denied:
+        return response_tree(req, [], denied)
     node = state.cluster
     controller = node.controller if node is not None else None
     if node is None or controller is None or not controller.active:

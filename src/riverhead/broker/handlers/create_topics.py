@@ -7,12 +7,22 @@ from typing import Any
 from riverhead.broker.handlers.describe_configs import topic_config_entries
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
+from riverhead.security.acl import CLUSTER_NAME as CLUSTER
+from riverhead.security.checks import enabled, may, topic_denied
 
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
     results = []
+    cluster_create = not enabled(state) or may(state, request, "CREATE", "CLUSTER", CLUSTER)
     for topic in req.topics:
+        if not cluster_create:
+            denied = topic_denied(state, request, "CREATE", topic.name)
+            if denied:
+                results.append({"name": topic.name, "topic_id": None, "error_code": denied,
+                                "error_message": "not authorized to create this topic",
+                                "num_partitions": -1, "replication_factor": -1, "configs": []})
+                continue
         configs = {c.name: c.value for c in topic.configs if c.value is not None}
         partitions = int(topic.num_partitions)
         replication = int(topic.replication_factor)

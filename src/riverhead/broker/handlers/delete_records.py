@@ -11,6 +11,7 @@ from typing import Any
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import topic_denied
 
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
@@ -18,7 +19,14 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     topics = []
     for topic in req.topics:
         partitions = []
+        denied = topic_denied(state, request, "DELETE", topic.name)
         for p in topic.partitions:
+            if denied:
+                partitions.append(
+                    {"partition_index": p.partition_index, "low_watermark": -1,
+                     "error_code": denied}
+                )
+                continue
             out: dict[str, Any] = {
                 "partition_index": p.partition_index,
                 "low_watermark": -1,

@@ -7,6 +7,7 @@ from typing import Any
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import topic_denied
 
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
@@ -32,6 +33,11 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
             )
             continue
         info = state.topics.get(name)
+        denied = topic_denied(state, request, "DELETE", name)
+        if denied:
+            responses.append({"name": name, "topic_id": topic_id, "error_code": denied,
+                              "error_message": "not authorized to delete this topic"})
+            continue
         result = state.delete_topic(name)
         responses.append(
             {

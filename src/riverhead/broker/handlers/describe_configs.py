@@ -14,6 +14,7 @@ from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.log.config import TOPIC_CONFIGS
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import config_resource_denied
 
 TOPIC, BROKER = 2, 4
 DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
@@ -102,7 +103,13 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
             "resource_name": res.resource_name,
             "configs": [],
         }
-        if res.resource_type == TOPIC:
+        denied = config_resource_denied(
+            state, request, "DESCRIBE_CONFIGS", res.resource_type, res.resource_name
+        )
+        if denied:
+            result["error_code"] = denied
+            result["error_message"] = "not authorized to describe these configs"
+        elif res.resource_type == TOPIC:
             info = state.topics.get(res.resource_name)
             if info is None:
                 result["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION

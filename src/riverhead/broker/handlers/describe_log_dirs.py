@@ -14,10 +14,14 @@ from typing import Any
 
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
+from riverhead.security.checks import cluster_denied
 
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
+    denied = cluster_denied(state, request, "DESCRIBE")
+    if denied:
+        return {"throttle_time_ms": 0, "error_code": denied, "results": []}
     wanted: dict[str, set[int]] | None = None
     if req.topics is not None:
         wanted = {t.topic: {int(p) for p in t.partitions} for t in req.topics}

@@ -22,6 +22,7 @@ the leader — the answer carries ``DivergingEpoch`` and no records (KIP-595/fet
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -35,6 +36,7 @@ from riverhead.log.partition import OffsetOutOfRange
 from riverhead.protocol.errors import ErrorCode
 from riverhead.protocol.fetch import FetchPartition, encode_response
 from riverhead.protocol.messages import millis
+from riverhead.security.checks import cluster_denied, enabled, topic_denied
 
 
 def _check_leader(part: Partition, p: Any) -> ErrorCode:
@@ -170,8 +172,37 @@ class DelayedFetch(DelayedOperation):
         self.request.complete(_body(self.request.version, topics))
 
 
+def _blocked(state: BrokerState, request: Request, req: Any) -> set[str]:
+    """Topics this fetch may not read: Read on each topic; a follower's fetch needs
+    ClusterAction (Kafka answers TOPIC_AUTHORIZATION_FAILED per partition either way)."""
+    if replica_id(req) >= 0:
+        if cluster_denied(state, request, "CLUSTER_ACTION"):
+            return {t.topic for t in req.topics}
+        return set()
+    return {t.topic for t in req.topics if topic_denied(state, request, "READ", t.topic)}
+
+
+def _answer_blocked(state: BrokerState, request: Request, req: Any, blocked: set[str]) -> Reply:
+    """Read the allowed topics at once (no long poll) and fail the others."""
+    kept = tuple(t for t in req.topics if t.topic not in blocked)
+    allowed = dataclasses.replace(req, topics=kept)
+    topics, _, _ = read(state, allowed, record=True)
+    for t in req.topics:
+        if t.topic in blocked:
+            failed = [FetchPartition(p.partition) for p in t.partitions]
+            for f in failed:
+                f.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+            topics.append((t.topic, failed))
+    _count_out(state, topics)
+    return _body(request.version, topics)
+
+
 def handle(state: BrokerState, request: Request) -> Reply:
     req = request.decode()
+    if enabled(state):
+        blocked = _blocked(state, request, req)
+        if blocked:
+            return _answer_blocked(state, request, req, blocked)
     topics, total, error = read(state, req, record=True)
     wait_ms = millis(req.max_wait)
     if error or total >= req.min_bytes or wait_ms <= 0:

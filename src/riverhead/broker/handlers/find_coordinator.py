@@ -15,6 +15,7 @@ from riverhead.broker.groups.store import TOPIC
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import group_denied, transactional_id_denied
 from riverhead.security.listeners import advertised_for
 
 GROUP, TRANSACTION = 0, 1
@@ -70,6 +71,20 @@ def _lookup(
     }
 
 
+def _authorized_lookup(
+    state: BrokerState, request: Request, key_type: int, key: str
+) -> dict[str, Any]:
+    """Describe on the group (or transactional id) first, as Kafka."""
+    if key_type == GROUP:
+        denied = group_denied(state, request, "DESCRIBE", key)
+    else:
+        denied = transactional_id_denied(state, request, "DESCRIBE", key)
+    if denied:
+        return {"error_code": denied, "error_message": None, "node_id": -1, "host": "",
+                "port": -1}
+    return _lookup(state, key_type, key, request.conn.listener)
+
+
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
     key_type = int(getattr(req, "key_type", GROUP))
@@ -77,9 +92,8 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
         return {
             "throttle_time_ms": 0,
             "coordinators": [
-                {"key": key, **_lookup(state, key_type, key, request.conn.listener)}
+                {"key": key, **_authorized_lookup(state, request, key_type, key)}
                 for key in req.coordinator_keys
             ],
         }
-    listener = request.conn.listener
-    return {"throttle_time_ms": 0, **_lookup(state, key_type, str(req.key), listener)}
+    return {"throttle_time_ms": 0, **_authorized_lookup(state, request, key_type, str(req.key))}

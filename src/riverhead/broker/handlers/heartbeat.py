@@ -6,10 +6,14 @@ from typing import Any
 
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
+from riverhead.security.checks import group_denied
 
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
+    denied = group_denied(state, request, "READ", req.group_id)
+    if denied:
+        return {"throttle_time_ms": 0, "error_code": denied}
     error = state.groups.heartbeat(
         group_id=req.group_id,
         member_id=req.member_id,

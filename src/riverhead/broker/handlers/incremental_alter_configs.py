@@ -13,6 +13,7 @@ from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.broker.topics import TopicInfo
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import config_resource_denied
 
 TOPIC = 2
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
@@ -24,6 +25,7 @@ def alter_resources(
     resources: Any,
     validate_only: bool,
     changes_for: Callable[[Any, TopicInfo], Changes],
+    request: Request | None = None,
 ) -> dict[str, Any]:
     """Apply ``changes_for(resource, topic)`` to each topic resource; shared with the
     legacy AlterConfigs, which differs only in how a resource becomes changes."""
@@ -36,7 +38,13 @@ def alter_resources(
             "resource_name": res.resource_name,
         }
         info = state.topics.get(res.resource_name) if res.resource_type == TOPIC else None
-        if res.resource_type != TOPIC:
+        denied = request is not None and config_resource_denied(
+            state, request, "ALTER_CONFIGS", res.resource_type, res.resource_name
+        )
+        if denied:
+            out["error_code"] = denied
+            out["error_message"] = "not authorized to alter these configs"
+        elif res.resource_type != TOPIC:
             out["error_code"] = ErrorCode.INVALID_REQUEST
             out["error_message"] = "only topic configs can be altered; broker configs are static"
         elif info is None:
@@ -58,4 +66,4 @@ def _incremental(res: Any, _info: TopicInfo) -> Changes:
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
-    return alter_resources(state, req.resources, bool(req.validate_only), _incremental)
+    return alter_resources(state, req.resources, bool(req.validate_only), _incremental, request)

@@ -10,10 +10,16 @@ from riverhead.broker.engine import PARKED
 from riverhead.broker.request import Reply, Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.messages import millis
+from riverhead.security.checks import group_denied
 
 
 def handle(state: BrokerState, request: Request) -> Reply:
     req = request.decode()
+    denied = group_denied(state, request, "READ", req.group_id)
+    if denied:
+        return {"throttle_time_ms": 0, "error_code": denied, "generation_id": -1,
+                "protocol_type": None, "protocol_name": "", "leader": "", "member_id": "",
+                "members": []}
     session_ms = millis(req.session_timeout)
     rebalance = getattr(req, "rebalance_timeout", None)
     answer = state.groups.join(

@@ -6,10 +6,14 @@ from typing import Any
 
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
+from riverhead.security.checks import group_denied
 
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
+    denied = group_denied(state, request, "READ", req.group_id)
+    if denied:
+        return {"throttle_time_ms": 0, "error_code": denied, "members": []}
     if request.version >= 3:
         leaving = [(m.member_id, m.group_instance_id) for m in req.members]
     else:

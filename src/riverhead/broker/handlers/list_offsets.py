@@ -13,6 +13,7 @@ from typing import Any
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import topic_denied
 
 EARLIEST, LATEST, MAX_TIMESTAMP = -2, -1, -3
 
@@ -65,6 +66,15 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
     topics = []
     for topic in req.topics:
+        denied = topic_denied(state, request, "DESCRIBE", topic.name)
+        if denied:
+            partitions = [
+                {"partition_index": p.partition_index, "error_code": denied, "timestamp": -1,
+                 "offset": -1, "leader_epoch": -1}
+                for p in topic.partitions
+            ]
+            topics.append({"name": topic.name, "partitions": partitions})
+            continue
         partitions = [
             _lookup(state, topic.name, p.partition_index, int(p.timestamp), request.version)
             for p in topic.partitions

@@ -15,6 +15,7 @@ from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.broker.topics import TopicInfo, topic_name_error
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import may, topic_denied
 from riverhead.security.listeners import advertised_for
 
 NOT_PROVIDED = -(2**31)
@@ -98,13 +99,24 @@ def _missing(name: str | None, error: ErrorCode) -> dict[str, Any]:
     }
 
 
+def _may_create(state: BrokerState, request: Request, name: str) -> bool:
+    """Auto creation needs Create on the cluster or on the topic (as Kafka)."""
+    return may(state, request, "CREATE", "CLUSTER", "kafka-cluster") or may(
+        state, request, "CREATE", "TOPIC", name
+    )
+
+
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
     allow_auto = request.version < 4 or bool(getattr(req, "allow_auto_topic_creation", True))
     topics: list[dict[str, Any]] = []
     wanted = req.topics
     if wanted is None or (request.version == 0 and not wanted):
-        topics = [topic_entry(state, info) for info in state.topics.all()]
+        topics = [
+            topic_entry(state, info)
+            for info in state.topics.all()
+            if may(state, request, "DESCRIBE", "TOPIC", info.name)  # hide the others
+        ]
     else:
         for item in wanted:
             name = item.name
@@ -119,8 +131,11 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
                 if topic_name_error(name):
                     topics.append(_missing(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
                     continue
+                if topic_denied(state, request, "DESCRIBE", name):
+                    topics.append(_missing(name, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+                    continue
                 info = state.topics.get(name)
-                if info is None and allow_auto:
+                if info is None and allow_auto and _may_create(state, request, name):
                     info = state.auto_create_topic(name)
             if info is None:
                 topics.append(_missing(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))

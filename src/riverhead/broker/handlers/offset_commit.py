@@ -10,10 +10,32 @@ from typing import Any
 
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
+from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import enabled, group_denied, topic_denied
+
+
+def _refused(state: BrokerState, request: Request, req: Any) -> dict[str, Any] | None:
+    """Read on the group, then on each topic; None when everything is allowed."""
+    group_error = group_denied(state, request, "READ", req.group_id)
+    denied = {
+        t.name: group_error or topic_denied(state, request, "READ", t.name) for t in req.topics
+    }
+    if not any(denied.values()):
+        return None
+    return {"throttle_time_ms": 0, "topics": [
+        {"name": t.name, "partitions": [
+            {"partition_index": p.partition_index,
+             "error_code": denied[t.name] or ErrorCode.TOPIC_AUTHORIZATION_FAILED}
+            for p in t.partitions]}
+        for t in req.topics]}
 
 
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
+    if enabled(state):
+        refused = _refused(state, request, req)
+        if refused is not None:
+            return refused
     offsets = [
         (
             t.name,

@@ -6,6 +6,7 @@ from typing import Any
 
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
+from riverhead.security.checks import group_denied
 
 
 def _topics(state: BrokerState, group_id: str, topics: Any) -> list[dict[str, Any]]:
@@ -33,11 +34,15 @@ def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     if request.version >= 8:
         groups = []
         for g in req.groups:
-            error = state.groups.owner_error(g.group_id)
+            error = group_denied(state, request, "DESCRIBE", g.group_id) or (
+                state.groups.owner_error(g.group_id)
+            )
             topics = [] if error else _topics(state, g.group_id, g.topics)
             groups.append({"group_id": g.group_id, "topics": topics, "error_code": error})
         return {"throttle_time_ms": 0, "groups": groups}
-    error = state.groups.owner_error(req.group_id)
+    error = group_denied(state, request, "DESCRIBE", req.group_id) or (
+        state.groups.owner_error(req.group_id)
+    )
     return {
         "throttle_time_ms": 0,
         "error_code": error,

@@ -15,6 +15,7 @@ from typing import Any
 from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.errors import ErrorCode
+from riverhead.security.checks import cluster_denied, topic_denied
 
 
 def _answer(state: BrokerState, topic: str, p: Any) -> dict[str, Any]:
@@ -41,12 +42,24 @@ def _answer(state: BrokerState, topic: str, p: Any) -> dict[str, Any]:
     return out
 
 
+def _partitions(state: BrokerState, request: Request, req: Any, t: Any) -> list[dict[str, Any]]:
+    # Followers need ClusterAction; consumers Describe on the topic.
+    if int(getattr(req, "replica_id", -1)) >= 0:
+        denied = cluster_denied(state, request, "CLUSTER_ACTION")
+    else:
+        denied = topic_denied(state, request, "DESCRIBE", t.topic)
+    if denied:
+        return [{"error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED, "partition": p.partition,
+                 "leader_epoch": -1, "end_offset": -1} for p in t.partitions]
+    return [_answer(state, t.topic, p) for p in t.partitions]
+
+
 def handle(state: BrokerState, request: Request) -> dict[str, Any]:
     req = request.decode()
     return {
         "throttle_time_ms": 0,
         "topics": [
-            {"topic": t.topic, "partitions": [_answer(state, t.topic, p) for p in t.partitions]}
+            {"topic": t.topic, "partitions": _partitions(state, request, req, t)}
             for t in req.topics
         ],
     }

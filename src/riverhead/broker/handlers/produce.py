@@ -26,6 +26,7 @@ from riverhead.broker.state import BrokerState, now_ms
 from riverhead.broker.validation import Invalid, validate
 from riverhead.protocol.errors import ErrorCode
 from riverhead.protocol.produce import PartitionResult, decode_request, encode_response
+from riverhead.security.checks import topic_denied
 
 _VALID_ACKS = (-1, 0, 1)
 
@@ -74,12 +75,17 @@ def handle(state: BrokerState, request: Request) -> Reply:
     results: list[tuple[str, list[PartitionResult]]] = []
     appended: list[tuple[str, int]] = []
     waiting: list[Waiting] = []
+    authz = state.security.authorizer  # None: no ACLs to check (riverhead.security)
     for topic in req.topics:
         out: list[PartitionResult] = []
         config = state.log_configs.get(topic.name)  # None: no such topic
+        denied = authz is not None and topic_denied(state, request, "WRITE", topic.name)
         for pdata in topic.partitions:
             result = PartitionResult(pdata.index)
             out.append(result)
+            if denied:
+                result.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+                continue
             if version < 3:
                 result.error_code = ErrorCode.UNSUPPORTED_VERSION
                 continue

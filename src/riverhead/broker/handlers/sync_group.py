@@ -5,10 +5,15 @@ from __future__ import annotations
 from riverhead.broker.engine import PARKED
 from riverhead.broker.request import Reply, Request
 from riverhead.broker.state import BrokerState
+from riverhead.security.checks import group_denied
 
 
 def handle(state: BrokerState, request: Request) -> Reply:
     req = request.decode()
+    denied = group_denied(state, request, "READ", req.group_id)
+    if denied:
+        return {"throttle_time_ms": 0, "error_code": denied, "protocol_type": None,
+                "protocol_name": None, "assignment": b""}
     answer = state.groups.sync(
         request,
         group_id=req.group_id,
