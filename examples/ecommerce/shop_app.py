@@ -22,6 +22,9 @@ Run it with ``riverhead stream run examples/ecommerce/shop_app.py --workers 2
 ``shop-events.late``
     events too late for their windows (the side outputs), unchanged.
 
+Stateful steps keep standby copies of the partitions other workers own, so a worker that
+takes over a dead one's partitions reads only the changelogs' tails.
+
 Every output is keyed so a re-emitted window (after a crash, or an update from late
 data) replaces the earlier record: read the topics as tables (last value per key).
 """
@@ -57,7 +60,7 @@ def _add_lists(a: list[int], b: list[int]) -> list[int]:
 def build_app(name: str = "shop-analytics", brokers: str | None = None,
               topic: str = "shop-events", items: list[Any] | None = None) -> App:
     app = App(name, brokers or os.environ.get("SHOP_BROKERS"), idle_timeout=30.0,
-              capture=items is not None)
+              capture=items is not None, standby=True)
     events = app.source(topic, name="events", timestamp=lambda e: e["ts"],
                         max_out_of_orderness=OUT_OF_ORDERNESS, items=items)
     activity = events.filter("activity", lambda e: e.get("type") in TYPES)

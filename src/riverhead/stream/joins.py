@@ -75,18 +75,23 @@ class JoinStep(Step):
         self._purged_at = self.wm
 
     def _opened(self, p: int, store: RecordingStore) -> None:
-        pass
+        saved = store.get(("wm",))
+        if saved:
+            self.tracker.restore(saved, self.now())
+            self.cur = self.tracker.current(self.now())
 
     def on_record(self, tup: Tuple) -> None:
         key, (side, value), ts, _wm, _c, src, off = tup.values
+        state = self.state
+        p = state.partition(key)
+        if state.owns(p):
+            state.store(p)  # restored first: its saved watermark judges lateness
         wm = self.cur
         if ts < wm - self.lateness:
             self.late += 1
             self.out(key, value, ts, src, off, tup, stream=LATE_STREAM)
             self.ack(tup)
             return
-        state = self.state
-        p = state.partition(key)
         if not state.owns(p):
             state.skipped += 1
             self.ack(tup)
@@ -119,7 +124,9 @@ class JoinStep(Step):
             return
         self._purged_at = wm
         horizon = wm - self.within - self.lateness
+        snap = self.tracker.snapshot()
         for p, store in list(self.state.stores.items()):
+            store.put(("wm",), snap)  # a restored partition keeps judging lateness alike
             for skey, entries in store.items():
                 if skey[0] != "j":
                     continue

@@ -145,6 +145,10 @@ class PartitionedState:
         mine = [p for topic, p in parts if topic in self.topics]
         if not mine or self.assigned is None:
             return
+        if not assigned and self.writer is not None:
+            # Our pending changelog writes must be in the log before the new owner
+            # restores: the group's (eager) rebalance waits for this callback.
+            self.writer.flush()
         for p in mine:
             if assigned:
                 self.assigned.add(p)

@@ -64,6 +64,8 @@ class WindowStep(Step):
         saved = store.get(("wm",))
         if saved:
             self.tracker.restore(saved, self.now())
+            # the record that caused this restore must be judged by the restored watermark
+            self.cur = self.tracker.current(self.now())
         self.ops[p] = op
 
     def on_record(self, tup: Tuple) -> None:

@@ -6,7 +6,7 @@ without a group, assigned every partition) and applies the records of partitions
 (a rebalance after another worker died), :meth:`StandbyReplicas.take` only reads the
 records written since its copy's position, instead of the whole partition: the failover
 costs the tail, not the history. A partition this task owned and lost is re-read from the
-beginning (its copy was not kept up to date while owned).
+beginning when it is assigned again (its copy was not kept up to date while owned).
 
 Costs: every worker reads every changelog record once more and keeps every partition's
 state in memory. Not thread-safe (the task's thread).
@@ -66,15 +66,10 @@ class StandbyReplicas:
         return store, n
 
     def reset(self, p: int) -> None:
-        """``p`` was owned and is lost: rebuild its copy from the beginning."""
-        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-
-        self.copies[p] = MemoryStore()
-        self.positions[p] = 0
-        try:
-            self._consumer.seek(TopicPartition(self.topic, p, OFFSET_BEGINNING))
-        except Exception as exc:  # not fetching yet: the assignment starts at 0 anyway
-            log.debug("standby seek of %s[%d]: %s", self.topic, p, exc)
+        """``p`` was owned and is lost: its copy was not kept up to date meanwhile, so
+        there is none until a restore from the beginning (a later :meth:`take`)."""
+        self.copies.pop(p, None)
+        self.positions.pop(p, None)
 
     def close(self) -> None:
         self._consumer.close()
