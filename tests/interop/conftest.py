@@ -10,12 +10,15 @@ cannot be fetched or started the fixture fails with the reason, it does not skip
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
+import confluent_kafka
 import pytest
 
 from tests.interop.diff import Target
 from tests.support.broker_process import BrokerProcess
+from tests.support.clients import create_topic
 from tests.support.kafka_reference import KafkaProcess
 
 # Settings both brokers run with (each also has its own defaults, which match Kafka's):
@@ -51,10 +54,39 @@ def riverhead_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Br
         proc.stop()
 
 
+def warm_up_groups(bootstrap: str) -> None:
+    """One committed offset, retried until accepted: Kafka creates and loads
+    ``__consumer_offsets`` on first use (seconds on a busy machine), which would otherwise
+    land inside the first group test's deadlines."""
+    create_topic(bootstrap, "interop-warm-up")
+    consumer = confluent_kafka.Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "interop-warm-up"}
+    )
+    tp = confluent_kafka.TopicPartition("interop-warm-up", 0, 0)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                consumer.commit(offsets=[tp], asynchronous=False)
+                return
+            except confluent_kafka.KafkaException as exc:
+                # a synchronous commit is not retried by librdkafka: NOT_COORDINATOR and
+                # COORDINATOR_LOAD_IN_PROGRESS while Kafka loads the new partitions
+                if not exc.args[0].retriable() and exc.args[0].code() not in (14, 15, 16):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        consumer.close()
+
+
 @pytest.fixture(scope="session")
 def targets(
     riverhead_reference: BrokerProcess, kafka_reference: KafkaProcess
 ) -> tuple[Target, Target]:
+    for proc in (riverhead_reference, kafka_reference):
+        warm_up_groups(proc.bootstrap)
     return (
         Target(
             "riverhead",
