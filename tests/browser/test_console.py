@@ -364,3 +364,42 @@ def test_shop_dashboard_updates_while_events_arrive(
     finally:
         stop.set()
         worker.join(10)
+
+
+def test_group_with_a_live_member_shows_its_assignment_and_refuses_a_reset(
+    shop_broker: BrokerProcess, console: Console, page: Any
+) -> None:
+    _create(shop_broker, ("shipments", 2))
+    stop = threading.Event()
+    joined = threading.Event()
+
+    def member() -> None:
+        c = Consumer(
+            {
+                "bootstrap.servers": shop_broker.bootstrap,
+                "group.id": "shippers",
+                "client.id": "shipper-1",
+                "session.timeout.ms": 6000,
+            }
+        )
+        c.subscribe(["shipments"], on_assign=lambda _c, _parts: joined.set())
+        while not stop.is_set():
+            c.poll(0.2)
+        c.close()
+
+    worker = threading.Thread(target=member, daemon=True)
+    worker.start()
+    try:
+        assert joined.wait(30), "the consumer never got its assignment"
+        page.goto(console.url + "/groups/shippers")
+        page.wait_for_function("document.getElementById('group-state').textContent === 'Stable'")
+        row = page.locator("#members tbody tr")
+        assert row.count() == 1
+        cells = row.first.inner_text()
+        assert "shipper-1" in cells and "shipments-0" in cells and "shipments-1" in cells
+        page.click("#reset-offsets button")
+        assert "NON_EMPTY_GROUP" in page.locator("#error").inner_text()
+        shot(page, "group-reset-refused")
+    finally:
+        stop.set()
+        worker.join(15)
