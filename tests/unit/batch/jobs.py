@@ -167,3 +167,16 @@ class DyingWordCount(WordCount):
             Path(self.options.marker).write_text("died\n")
             os._exit(17)
         yield from super().mapper(key, line)
+
+
+class FrozenInherited(MapReduceJob):
+    """Reports, per map task, how many objects the worker inherited frozen (the local
+    runner freezes the parent's objects while it forks its workers)."""
+
+    def mapper(self, _: Any, line: str) -> Iterator[tuple[str, int]]:
+        import gc
+
+        yield "frozen", gc.get_freeze_count()
+
+    def reducer(self, key: str, counts: Iterable[int]) -> Iterator[tuple[str, int]]:
+        yield key, min(counts)

@@ -14,6 +14,7 @@ attempt writes files under names of its own; only a successful attempt's output 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import time
@@ -92,7 +93,17 @@ class LocalRunner(Runner):
             initargs=(self.job, self._env),
         )
         # Start the workers now, before any progress-bar thread exists in this process.
-        self.pool.submit(_noop).result()
+        # Objects inherited through fork are frozen (moved to the GC's permanent
+        # generation) while the workers start: a worker's collector then never visits
+        # them, so garbage the parent left behind that cannot be freed in another process
+        # (a greenlet or an extension object of a thread the child does not have) cannot
+        # crash it. This was seen: a segfault "Garbage-collecting" in a map task of a
+        # test process that had driven a browser. It also spares copy-on-write pages.
+        gc.freeze()
+        try:
+            self.pool.submit(_noop).result()
+        finally:
+            gc.unfreeze()
 
     def stop(self) -> None:
         if self.pool is not None:
