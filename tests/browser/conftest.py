@@ -120,7 +120,11 @@ def browser() -> Iterator[object]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],  # small /dev/shm in containers
+        )
         try:
             yield b
         finally:
