@@ -57,6 +57,10 @@ def run(
         float, typer.Option("--stats-interval", min=0.1, metavar="SECONDS",
                             help="Seconds between --stats tables.")
     ] = 10.0,
+    metrics_listener: Annotated[
+        str | None, typer.Option("--metrics-listener", metavar="http://HOST:PORT",
+                                 help="Serve Prometheus /metrics there (riverhead.stream_metrics).")
+    ] = None,
 ) -> None:
     """Run the topology of APP in N worker processes until Ctrl-C/SIGTERM."""
     from riverhead.stream.errors import StreamError
@@ -82,8 +86,18 @@ def run(
             with lock:
                 print_line(line, out=sys.stderr)
 
-    sup = Supervisor(app_path, workers, s.brokers, stats_interval if stats else 0.0, on_event)
+    reports = stats or metrics_listener is not None  # workers report every stats_interval
+    sup = Supervisor(app_path, workers, s.brokers, stats_interval if reports else 0.0, on_event)
     done = threading.Event()
+    exporter = None
+    if metrics_listener is not None:
+        from riverhead.broker.metrics_server import MetricsError
+        from riverhead.stream_metrics import serve
+
+        try:
+            exporter = serve(metrics_listener, sup.stats, workers)
+        except (MetricsError, OSError) as exc:
+            raise CliError("INVALID_ARGUMENT", f"--metrics-listener: {exc}") from None
 
     def table() -> None:
         rows = stats_rows(sorted(sup.stats().values(), key=lambda c: c.component))
@@ -102,6 +116,8 @@ def run(
         code = sup.run()
     finally:
         done.set()
+        if exporter is not None:
+            exporter.stop()
     if stats:
         table()
     if code:
