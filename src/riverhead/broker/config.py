@@ -112,6 +112,8 @@ DEFAULTS: dict[str, str] = {
     "authorizer.class.name": "",
     "super.users": "",
     "allow.everyone.if.no.acl.found": "false",
+    "max.connections.per.ip": "2147483647",
+    "max.connections.per.ip.overrides": "",
 }
 
 # Keys that may be scoped to one listener: listener.name.<listener>.<key>.

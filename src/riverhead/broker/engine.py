@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Final
 
 from riverhead.broker.connection import Connection, FileChunk, FrameTooLarge
+from riverhead.security.quotas import ConnectionLimiter
 
 log = logging.getLogger("riverhead.broker.engine")
 
@@ -70,6 +71,8 @@ class RequestEngine:
         self._leader = threading.Lock()
         self._listeners: dict[int, socket.socket] = {}
         self._factories: dict[int, ConnectionFactory] = {}
+        # max.connections.per.ip (riverhead.security.quotas); None: no per-address counting.
+        self.limiter: ConnectionLimiter | None = None
         self._conns: dict[int, Connection] = {}
         self._conns_lock = threading.Lock()
         self._running = False
@@ -172,6 +175,13 @@ class RequestEngine:
                 log.warning("refusing %s: max.connections=%d reached", addr, self.max_connections)
                 sock.close()
                 continue
+            if self.limiter is not None and not self.limiter.acquire(addr[0]):
+                log.warning(
+                    "refusing %s: max.connections.per.ip=%d reached for %s",
+                    addr, self.limiter.limit(addr[0]), addr[0],
+                )
+                sock.close()
+                continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             factory = self._factories.get(listener.fileno())
@@ -183,6 +193,8 @@ class RequestEngine:
                 except (OSError, ValueError) as exc:
                     log.info("refusing %s: %s", addr, exc)
                     sock.close()
+                    if self.limiter is not None:
+                        self.limiter.release(addr[0])
                     continue
             with self._conns_lock:
                 self._conns[conn.fd] = conn
@@ -288,7 +300,12 @@ class RequestEngine:
 
     def _close(self, conn: Connection) -> None:
         with self._conns_lock:
-            self._conns.pop(conn.fd, None)
+            # Only this connection's entry: its fd may already serve a newer connection.
+            known = self._conns.get(conn.fd) is conn
+            if known:
+                del self._conns[conn.fd]
+        if known and self.limiter is not None:
+            self.limiter.release(conn.addr.rpartition(":")[0])
         if not conn.closed:
             with contextlib.suppress(OSError, ValueError):
                 self._epoll.unregister(conn.fd)

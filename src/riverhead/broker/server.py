@@ -21,6 +21,7 @@ from riverhead.broker.metrics_server import MetricsServer, start_metrics
 from riverhead.broker.state import BrokerState
 from riverhead.logging_setup import configure
 from riverhead.security import wiring as security_wiring
+from riverhead.security.quotas import ConnectionLimiter
 
 log = logging.getLogger("riverhead.broker")
 
@@ -41,6 +42,7 @@ class Broker:
             max_connections=config.get_int("max.connections"),
         )
         self.dispatcher.resume = self.engine.resume
+        self.engine.limiter = ConnectionLimiter.from_config(config)
         self.ports: list[int] = []
         self._stopped = threading.Event()
         self.metrics_server: MetricsServer | None = None

@@ -1,0 +1,88 @@
+"""Limits against abuse on a real broker: connections per address, frame size before
+SASL authentication, the delayed answer to a failed authentication."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.broker_process import BrokerProcess, free_port
+from tests.support.raw_client import RawClient, check_healthy
+
+pytestmark = pytest.mark.integration
+
+
+def _open_when_allowed(bootstrap: str, within: float = 5.0) -> RawClient:
+    deadline = time.monotonic() + within
+    while True:
+        client = RawClient(bootstrap)
+        try:
+            if int(client.call(18, 0).error_code) == 0:
+                return client
+        except (AssertionError, OSError):
+            client.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_max_connections_per_ip(tmp_path: Path) -> None:
+    broker = BrokerProcess(tmp_path / "b", settings={"max.connections.per.ip": "3"})
+    broker.start()
+    try:
+        # Closed connections (the readiness probe's) are released asynchronously.
+        clients = [_open_when_allowed(broker.bootstrap) for _ in range(3)]
+        with RawClient(broker.bootstrap) as extra:  # the 4th from 127.0.0.1
+            assert extra.wait_closed(timeout=5)
+        clients.pop().close()
+        clients.append(_open_when_allowed(broker.bootstrap))  # a freed slot is reused
+        for c in clients:
+            c.close()
+        assert "max.connections.per.ip=3 reached for 127.0.0.1" in broker.log_path.read_text()
+    finally:
+        broker.stop()
+
+
+def test_override_for_one_address_and_bad_override_is_refused(tmp_path: Path) -> None:
+    broker = BrokerProcess(
+        tmp_path / "b",
+        settings={"max.connections.per.ip": "1", "max.connections.per.ip.overrides": "127.0.0.1:5"},
+    )
+    broker.start()
+    try:
+        clients = [RawClient(broker.bootstrap) for _ in range(4)]
+        for c in clients:
+            assert int(c.call(18, 0).error_code) == 0  # the override allows 5
+        for c in clients:
+            c.close()
+        check_healthy(broker.bootstrap)
+    finally:
+        broker.stop()
+    bad = BrokerProcess(tmp_path / "bad", settings={"max.connections.per.ip.overrides": "nope"})
+    with pytest.raises(RuntimeError, match="is not host:count"):
+        bad.start(timeout=20)
+    assert bad.proc is not None and bad.proc.returncode == 2
+
+
+def test_failed_authentication_is_answered_late_then_closed(tmp_path: Path) -> None:
+    port = free_port()
+    broker = BrokerProcess(tmp_path / "b", port=port, settings={
+        "listeners": f"SASL_PLAINTEXT://127.0.0.1:{port}",
+        "connection.failed.authentication.delay.ms": "700",
+    })
+    broker.start()
+    try:
+        with RawClient(broker.bootstrap) as c:
+            assert int(c.call(17, 1, mechanism="PLAIN").error_code) == 0
+            started = time.monotonic()
+            resp = c.call(36, 0, auth_bytes=b"\0nobody\0guess")
+            waited = time.monotonic() - started
+            assert int(resp.error_code) == 58
+            assert waited >= 0.6  # held back: guessing costs time (not a performance assertion)
+            assert c.wait_closed(timeout=5)
+        with RawClient(broker.bootstrap) as other:  # the delay blocked no pool thread
+            assert int(other.call(18, 0).error_code) == 0
+    finally:
+        broker.stop()
