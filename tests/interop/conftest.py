@@ -1,9 +1,10 @@
 """Fixtures of the differential suite: Riverhead and Apache Kafka side by side.
 
-Both brokers start once per session with the same settings (Kafka's defaults, plus
-``group.initial.rebalance.delay.ms=0`` on both). A test receives ``targets``: the two as
-:class:`~tests.interop.diff.Target` values, Riverhead first, runs the same scenario on each
-and compares what the clients observed (:func:`~tests.interop.diff.assert_same`).
+Both brokers start once for this package (and stop after its last test, so a full test
+run does not keep a JVM up through the other suites) with the same settings (Kafka's
+defaults, plus those in ``COMMON_SETTINGS`` on both). A test receives ``targets``: the
+two as :class:`~tests.interop.diff.Target` values, Riverhead first, runs the same scenario
+on each and compares what the clients observed (:func:`~tests.interop.diff.assert_same`).
 Apache Kafka comes from ``interop/`` (fetched through Maven on first use); when it
 cannot be fetched or started the fixture fails with the reason, it does not skip.
 """
@@ -32,7 +33,7 @@ COMMON_SETTINGS = {
 KAFKA_SETTINGS = {"log.initial.task.delay.ms": "0"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def kafka_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaProcess]:
     proc = KafkaProcess(
         tmp_path_factory.mktemp("kafka"), settings={**COMMON_SETTINGS, **KAFKA_SETTINGS}
@@ -44,7 +45,7 @@ def kafka_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaP
         proc.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def riverhead_reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     proc = BrokerProcess(tmp_path_factory.mktemp("riverhead"), settings=dict(COMMON_SETTINGS))
     proc.start()
@@ -81,7 +82,7 @@ def warm_up_groups(bootstrap: str) -> None:
         consumer.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def targets(
     riverhead_reference: BrokerProcess, kafka_reference: KafkaProcess
 ) -> tuple[Target, Target]:
