@@ -19,7 +19,7 @@ for tool in mvn java; do
 done
 mkdir -p "$here/.cache"
 rm -rf "$dest"
-if ! mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
+if ! mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
         -DoutputDirectory="$dest" -DincludeScope=runtime >"$here/.cache/fetch.log" 2>&1; then
     tail -n 20 "$here/.cache/fetch.log" >&2
     echo "error: Maven could not fetch the Apache Kafka jars (full log: $here/.cache/fetch.log);" \
