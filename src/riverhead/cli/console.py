@@ -8,6 +8,7 @@ until Ctrl-C or SIGTERM.
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -41,6 +42,15 @@ def console(
         ) from None
     s: Settings = ctx.obj
     probe(s)
+    try:  # a taken port is a one-line error here, not a uvicorn log line and exit 3
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise CliError(
+            "PORT_IN_USE",
+            f"cannot listen on {host}:{port}: {str(exc.strerror).split(' (')[0]}",
+            "pick another --port",
+        ) from None
     app = create_app(ConsoleConfig(s, read_only=read_only, sample_interval=interval))
     mode = " (read-only)" if read_only else ""
     print_line(f"console for {s.brokers} on http://{host}:{port}{mode}")
