@@ -380,3 +380,42 @@ def test_out_of_range_start_offset(
             return events
 
     assert_same(observe(targets, scenario))
+
+
+def test_batch_size_limit_boundary(
+    targets: tuple[Target, Target], topic_name: str, pinned: None
+) -> None:
+    """message.max.bytes (1048588 by default on both) bounds a whole batch, its 12-byte
+    offset/length prefix included: exactly the limit is accepted, one byte more is
+    MESSAGE_TOO_LARGE; a topic's max.message.bytes overrides it."""
+
+    def batch_of(total: int) -> bytes:
+        """One uncompressed record batch of exactly ``total`` bytes (varint lengths grow
+        with the value, so search around the estimate, with a key to fill gaps)."""
+        estimate = total - len(encode_batch([(None, b"")]))
+        for key in (None, b"", b"k", b"kk"):
+            for size in range(estimate - 12, estimate + 1):
+                out = encode_batch([(key, b"z" * size)])
+                if len(out) == total:
+                    return out
+        raise AssertionError(f"no batch of {total} bytes")
+
+    def scenario(t: Target) -> dict[str, Any]:
+        create_topic(t.bootstrap, topic_name)
+        create_topic(t.bootstrap, topic_name + "-small", config={"max.message.bytes": "20000"})
+        wait_topic_ready(t.bootstrap, topic_name, 1)
+        wait_topic_ready(t.bootstrap, topic_name + "-small", 1)
+        with RawClient(t.bootstrap) as c:
+            return {
+                "1048588 B": raw_produce(c, topic_name, 0, batch_of(1_048_588)),
+                "1048589 B": raw_produce(c, topic_name, 0, batch_of(1_048_589)),
+                "topic limit 20000, 20000 B": raw_produce(
+                    c, topic_name + "-small", 0, batch_of(20_000)
+                ),
+                "topic limit 20000, 20001 B": raw_produce(
+                    c, topic_name + "-small", 0, batch_of(20_001)
+                ),
+            }
+
+    seen = assert_same(observe(targets, scenario))
+    assert sorted(seen.values()) == [0, 0, 10, 10], seen

@@ -202,3 +202,20 @@ def test_log_append_time_topic(
 
     seen = assert_same(observe(targets, scenario))
     assert seen["stamped during the produce"], seen
+
+
+# Not kafka-python (refuses a None header value with a TypeError) nor kcat (sends an
+# empty value instead).
+@pytest.mark.parametrize("client", ["confluent", "aiokafka"])
+def test_null_header_value_and_empty_header_name(
+    targets: tuple[Target, Target], topic_name: str, client: str
+) -> None:
+    sent = [Record(b"v", b"k", (("null", None), ("", b"empty name")), now_ms())]  # type: ignore[arg-type]
+
+    def scenario(t: Target) -> Any:
+        create_topic(t.bootstrap, topic_name)
+        produce(client, t.bootstrap, topic_name, sent)
+        got = consume_all("confluent", t.bootstrap, topic_name, sent)
+        return [c.headers for c in got]
+
+    assert assert_same(observe(targets, scenario)) == [(("null", None), ("", b"empty name"))]
