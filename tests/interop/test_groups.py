@@ -211,3 +211,93 @@ def test_group_admin(targets: tuple[Target, Target], topic_name: str) -> None:
     seen = assert_same(observe(targets, scenario))
     assert seen["delete with a member"] == "NON_EMPTY_GROUP", seen
     assert seen["delete empty"] == "ok" and seen["committed"] == [(p, 2) for p in range(4)], seen
+
+
+def test_static_membership(targets: tuple[Target, Target], topic_name: str) -> None:
+    """KIP-345 with confluent-kafka: a static member killed and restarted within its
+    session gets its partitions back and the other member is not rebalanced; a second
+    member with the same group.instance.id fences the first (fatal error)."""
+
+    def scenario(t: Target) -> dict[str, Any]:
+        bs = t.bootstrap
+        create_topic(bs, topic_name, PARTITIONS)
+        group, fenced_group = group_id(), group_id()
+        started: list[Member] = []
+
+        def start(g: str, instance: str) -> Member:
+            started.append(
+                Member("confluent", bs, topic_name, g, **{"group.instance.id": instance})
+            )
+            return started[-1]
+
+        out: dict[str, Any] = {}
+        try:
+            a = start(group, "a")
+            wait_owns_all(a, "the first static member owns every partition")
+            b = start(group, "b")
+            a_parts, _ = wait_split([a, b], "two static members split the partitions")
+            b_history = list(b.assignments)
+            a.kill()
+            a2 = start(group, "a")
+            wait_until(lambda: a2.assignment, "the restarted static member's assignment")
+            sent = spread("s", 8)
+            produce("confluent", bs, topic_name, sent)
+            wait_consumed([a2, b], values(sent), "after the static member came back")
+            out["restarted member got its partitions back"] = a2.assignment == a_parts
+            out["other member rebalanced"] = b.assignments != b_history
+
+            first = start(fenced_group, "dup")
+            wait_owns_all(first, "the first static member")
+            second = start(fenced_group, "dup")
+            wait_until(lambda: first.fatal, "a fatal error for the fenced member")
+            out["fenced"] = (
+                "fenced by other consumer with same group.instance.id" in (first.fatal[0])
+            )
+            wait_owns_all(second, "the member that fenced it")
+        finally:
+            for m in started:
+                m.ensure_dead()
+        return out
+
+    assert assert_same(observe(targets, scenario)) == {
+        "restarted member got its partitions back": True,
+        "other member rebalanced": False,
+        "fenced": True,
+    }
+
+
+def test_cooperative_sticky_rebalance(targets: tuple[Target, Target], topic_name: str) -> None:
+    """KIP-429 (incremental cooperative rebalancing, client side) with confluent-kafka: a
+    second member takes half the partitions from the first, which keeps the rest without
+    giving them up in between."""
+
+    def scenario(t: Target) -> dict[str, Any]:
+        bs = t.bootstrap
+        create_topic(bs, topic_name, PARTITIONS)
+        group = group_id()
+        conf = {"partition.assignment.strategy": "cooperative-sticky"}
+        started: list[Member] = []
+        try:
+            a = Member("confluent", bs, topic_name, group, **conf)
+            started.append(a)
+            wait_owns_all(a, "the only member owns every partition")
+            b = Member("confluent", bs, topic_name, group, **conf)
+            started.append(b)
+            split = wait_split([a, b], "two members split the partitions")
+            a_sizes = [len(x) for x in a.assignments]
+            sent = spread("c", 8)
+            produce("confluent", bs, topic_name, sent)
+            wait_consumed([a, b], values(sent), "two cooperative members")
+            errors = [e for m in started for e in m.errors + m.fatal]
+        finally:
+            for m in started:
+                m.ensure_dead()
+        return {
+            "split sizes": sorted(len(x) for x in split),
+            # the first member never went through an empty assignment (no stop-the-world)
+            "first member's assignment sizes": a_sizes,
+            "errors": errors,
+        }
+
+    seen = assert_same(observe(targets, scenario))
+    assert seen["split sizes"] == [2, 2] and 0 not in seen["first member's assignment sizes"]
