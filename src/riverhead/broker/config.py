@@ -114,6 +114,8 @@ DEFAULTS: dict[str, str] = {
     "allow.everyone.if.no.acl.found": "false",
     "max.connections.per.ip": "2147483647",
     "max.connections.per.ip.overrides": "",
+    "log.encryption.key.file": "",
+    "log.encryption.old.key.files": "",
 }
 
 # Keys that may be scoped to one listener: listener.name.<listener>.<key>.

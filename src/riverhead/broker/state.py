@@ -130,6 +130,7 @@ class BrokerState:
         self, topic: str, index: int, config: LogConfig, snapshot: dict[str, Any] | None = None
     ) -> Partition:
         plog = self.logs.get(topic, index) or self.logs.create(topic, index, config)
+        self.security.encrypt_at_rest(plog, topic, index, config.cleanup_policy)
         part = Partition(
             topic, index, plog, snapshot, node_id=self.node_id, replicated=self.cluster is not None
         )

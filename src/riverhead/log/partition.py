@@ -40,6 +40,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from riverhead.log import cleaner
 from riverhead.log.config import LogConfig
@@ -56,6 +57,9 @@ from riverhead.protocol.batch import (
     set_leader_epoch,
     set_log_append_time,
 )
+
+if TYPE_CHECKING:
+    from riverhead.security.encryption import BatchCipher
 
 logger = logging.getLogger("riverhead.log")
 
@@ -132,6 +136,9 @@ class PartitionLog:
         self._now = now_ms or wall_clock_ms
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        # Set by the broker when the topic's batches are encrypted at rest: seals batches
+        # on write; readers of records (fetch) open them (riverhead.security.encryption).
+        self.cipher: BatchCipher | None = None
         self._checkpoint_lock = threading.Lock()
         self._flusher_lock = threading.Lock()
         self._flusher: threading.Thread | None = None
@@ -410,6 +417,8 @@ class PartitionLog:
         roll_base: int,
     ) -> None:
         """Roll if needed, write, publish the new end offset. Caller holds the lock."""
+        if self.cipher is not None:  # encryption at rest (riverhead.security.encryption)
+            data, batches = self.cipher.seal(data, batches)
         seg = self._segments[-1]
         last_offset = batches[-1][2]
         if self._should_roll(seg, len(data), last_offset, max_ts, now):

@@ -550,7 +550,8 @@ class LogSegment:
         the ListOffsets path); otherwise returns (base offset, max timestamp): an
         approximation for compressed CreateTime batches, exact for LogAppendTime.
         """
-        if header.compression or header.log_append_time:
+        # Bit 15: records encrypted at rest (riverhead.security.encryption), not decodable here.
+        if header.compression or header.log_append_time or header.attributes & 0x8000:
             return max(header.base_offset, start_offset), header.max_timestamp
         buf = self.read_batch(position, header.size)
         pos = HEADER_SIZE

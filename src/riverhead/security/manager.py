@@ -23,10 +23,12 @@ import os
 from pathlib import Path
 
 from riverhead.broker.config import BrokerConfig, ConfigError
+from riverhead.log.partition import PartitionLog
 from riverhead.security.acl import FILE as ACL_FILE
 from riverhead.security.acl import AclError, AclStore
 from riverhead.security.authorizer import Authorizer, parse_super_users
 from riverhead.security.credentials import CredentialStore
+from riverhead.security.encryption import BatchCipher, EncryptionError, Keyring, applies_to
 from riverhead.security.listeners import listener_setting
 from riverhead.security.sasl import SUPPORTED
 
@@ -56,9 +58,26 @@ class SecurityManager:
                 parse_super_users(config.get("super.users")),
                 config.get_bool("allow.everyone.if.no.acl.found"),
             )
+        self.keyring = Keyring.from_config(config)  # None: no encryption at rest
         self._mechanisms: dict[str, tuple[str, ...]] = {}
         for lst in config.listeners:
             self.mechanisms(lst.name)  # validate at start
+
+    def encrypt_at_rest(
+        self, plog: PartitionLog, topic: str, partition: int, cleanup_policy: str
+    ) -> None:
+        """Give the partition a cipher when encryption at rest applies to it, and check
+        that its oldest batch decrypts (a wrong or missing key fails the start, loudly)."""
+        if self.keyring is None or not applies_to(topic, cleanup_policy):
+            return
+        cipher = BatchCipher(self.keyring, topic, partition)
+        first = plog.read(plog.log_start_offset, 1, upper_bound=plog.log_end_offset)
+        if first is not None and first.size:
+            try:
+                cipher.open(first.read())
+            except EncryptionError as exc:
+                raise ConfigError(f"partition {topic}-{partition}: {exc}") from None
+        plog.cipher = cipher
 
     def mechanisms(self, listener: str) -> tuple[str, ...]:
         found = self._mechanisms.get(listener)

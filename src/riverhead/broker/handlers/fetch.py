@@ -127,7 +127,8 @@ def read(
                 error = True
                 continue
             if chunk is not None and chunk.size:  # otherwise records stay empty (b"")
-                result.records = chunk
+                # Encrypted at rest: decrypted here, so no zero-copy (riverhead.security).
+                result.records = chunk if plog.cipher is None else plog.cipher.open(chunk.read())
                 total += chunk.size
                 remaining -= chunk.size
     return topics, total, error
