@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from tests.integration.test_admin_clients import AioAdmin, CkAdmin, KpAdmin
 from tests.interop.diff import Target, assert_same, observe
-from tests.support.clients import WAIT_S, Err, numbered, produce, wait_until
+from tests.support.clients import WAIT_S, Err, consume_all, numbered, produce, wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -214,3 +214,34 @@ def test_topic_config_inventory(targets: tuple[Target, Target], topic_name: str)
     assert rh.pop("min.insync.replicas") == ("1", 5, False, False)
     assert kafka_.pop("min.insync.replicas") == ("1", 3, False, False)
     assert_same({"riverhead": rh, "kafka": {k: kafka_[k] for k in rh}})
+
+
+def test_delete_and_recreate_a_topic(targets: tuple[Target, Target], topic_name: str) -> None:
+    """A topic deleted and created again under the same name starts empty at offset 0 with
+    its new partition count; nothing of the old one is readable."""
+
+    def scenario(t: Target) -> dict[str, Any]:
+        admin = CkAdmin(t.bootstrap)
+        admin.create_topic(topic_name, partitions=2)
+        produce("confluent", t.bootstrap, topic_name, numbered(5))
+        deleted = admin.delete_topic(topic_name)
+        # Kafka removes the topic asynchronously: creating it again may be refused for a
+        # moment (TOPIC_ALREADY_EXISTS), as a client would see; retry until accepted
+        recreated = wait_until(
+            lambda: admin.create_topic(topic_name, partitions=3) == Err.NONE and "created",
+            "the topic created again",
+        )
+        partitions = eventually(lambda: admin.partitions(topic_name), [0, 1, 2], "3 partitions")
+        sent = numbered(2, prefix="new")
+        offsets = produce("confluent", t.bootstrap, topic_name, sent)
+        got = consume_all("confluent", t.bootstrap, topic_name, sent)
+        return {
+            "delete": deleted,
+            "create again": recreated,
+            "partitions": partitions,
+            "offsets": offsets,
+            "read from the beginning": [(c.partition, c.offset, c.value) for c in got],
+        }
+
+    seen = assert_same(observe(targets, scenario))
+    assert seen["offsets"] == [(0, 0), (0, 1)], seen
