@@ -38,17 +38,16 @@ class KafkaUnavailable(RuntimeError):
 def ensure_jars(timeout: float = 600.0) -> None:
     """Fetch the pinned Kafka jars through Maven unless they are cached already."""
     try:
-        done = subprocess.run(
-            [str(FETCH)], capture_output=True, timeout=timeout, check=False
-        )
+        done = subprocess.run([str(FETCH)], capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise KafkaUnavailable(
             f"{FETCH} did not finish in {timeout:.0f}s (Maven fetching Apache Kafka's jars); "
             "hint: check that the Maven repository is reachable"
         ) from None
     if done.returncode != 0:
-        raise KafkaUnavailable(done.stderr.decode(errors="replace").strip() or
-                               f"{FETCH} exited {done.returncode}")
+        raise KafkaUnavailable(
+            done.stderr.decode(errors="replace").strip() or f"{FETCH} exited {done.returncode}"
+        )
 
 
 @dataclass
@@ -151,8 +150,10 @@ def main() -> int:
 
     data = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/riverhead-kafka-reference")
     proc = KafkaProcess(data).start()
-    print(f"Apache Kafka on {proc.bootstrap} (pid {proc.pid}, log {proc.log_path}); Ctrl-C stops",
-          flush=True)
+    print(
+        f"Apache Kafka on {proc.bootstrap} (pid {proc.pid}, log {proc.log_path}); Ctrl-C stops",
+        flush=True,
+    )
     try:
         proc.proc.wait()  # type: ignore[union-attr]
     except KeyboardInterrupt:
