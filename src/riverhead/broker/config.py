@@ -116,6 +116,8 @@ DEFAULTS: dict[str, str] = {
     "max.connections.per.ip.overrides": "",
     "log.encryption.key.file": "",
     "log.encryption.old.key.files": "",
+    "quota.producer.default": "9223372036854775807",
+    "quota.consumer.default": "9223372036854775807",
 }
 
 # Keys that may be scoped to one listener: listener.name.<listener>.<key>.

@@ -30,6 +30,7 @@ from riverhead.security.authorizer import Authorizer, parse_super_users
 from riverhead.security.credentials import CredentialStore
 from riverhead.security.encryption import BatchCipher, EncryptionError, Keyring, applies_to
 from riverhead.security.listeners import listener_setting
+from riverhead.security.quotas import byte_quota
 from riverhead.security.sasl import SUPPORTED
 
 
@@ -59,6 +60,9 @@ class SecurityManager:
                 config.get_bool("allow.everyone.if.no.acl.found"),
             )
         self.keyring = Keyring.from_config(config)  # None: no encryption at rest
+        # Byte-rate quotas per principal (None: unlimited, nothing counted).
+        self.produce_quota = byte_quota(config, "quota.producer.default")
+        self.fetch_quota = byte_quota(config, "quota.consumer.default")
         self._mechanisms: dict[str, tuple[str, ...]] = {}
         for lst in config.listeners:
             self.mechanisms(lst.name)  # validate at start

@@ -1,9 +1,14 @@
-"""Limits against abuse: connections per client address.
+"""Limits against abuse: connections per client address, byte-rate quotas per principal.
 
 ``max.connections.per.ip`` caps the connections one address may hold open at once
 (Kafka's key; default unlimited), ``max.connections.per.ip.overrides`` gives some
 addresses their own cap (``127.0.0.1:200,10.0.0.7:5``). A connection over the cap is
 closed right after ``accept`` and logged; the others are unaffected.
+
+``quota.producer.default`` / ``quota.consumer.default`` cap the bytes per second each
+principal produces / fetches (:class:`ByteRateQuota`). A request over quota is answered
+with ``throttle_time_ms`` set, and the answer itself is held back that long (on the
+purgatory timer), so clients that ignore the field are slowed down too.
 
 Thread-safe: one lock guards the counters (taken only on accept and close).
 """
@@ -11,7 +16,9 @@ Thread-safe: one lock guards the counters (taken only on accept and close).
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
+from collections.abc import Callable
 
 from riverhead.broker.config import BrokerConfig, ConfigError
 
@@ -66,3 +73,57 @@ class ConnectionLimiter:
     def open_from(self, ip: str) -> int:
         with self._lock:
             return self._open[ip]
+
+
+class ByteRateQuota:
+    """Kafka's client byte-rate quota, per principal: bytes per second over a window of
+    ``samples`` samples of ``sample_s`` seconds (Kafka: ``quota.window.num`` = 11,
+    ``quota.window.size.seconds`` = 1). :meth:`record` adds bytes and answers the throttle
+    time Kafka would: ``(rate - quota) / quota * window`` when over quota, else 0.
+
+    Thread-safe (one lock; taken once per request, only when a quota is configured).
+    """
+
+    def __init__(
+        self,
+        bytes_per_s: int,
+        *,
+        samples: int = 11,
+        sample_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bytes_per_s = bytes_per_s
+        self.samples = samples
+        self.sample_s = sample_s
+        self._clock = clock
+        self._seen: dict[str, deque[list[float]]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, principal: str, nbytes: int) -> int:
+        """Count ``nbytes`` for ``principal``; the throttle time in ms (0: within quota)."""
+        now = self._clock()
+        with self._lock:
+            window = self._seen.setdefault(principal, deque())
+            if window and now - window[-1][0] < self.sample_s:
+                window[-1][1] += nbytes
+            else:
+                window.append([now, float(nbytes)])
+            horizon = now - self.samples * self.sample_s
+            while window and window[0][0] < horizon:
+                window.popleft()
+            span = max(now - window[0][0], (self.samples - 1) * self.sample_s)
+            rate = sum(b for _, b in window) / span
+        if rate <= self.bytes_per_s:
+            return 0
+        return int((rate - self.bytes_per_s) / self.bytes_per_s * span * 1000)
+
+
+def byte_quota(config: BrokerConfig, key: str) -> ByteRateQuota | None:
+    """``quota.producer.default`` / ``quota.consumer.default`` (bytes/s per principal,
+    Kafka's static defaults); None when unlimited."""
+    rate = config.get_int(key)
+    if rate >= 2**63 - 1:
+        return None
+    if rate < 1:
+        raise ConfigError(f"{key} must be >= 1 byte per second")
+    return ByteRateQuota(rate)

@@ -86,3 +86,39 @@ def test_failed_authentication_is_answered_late_then_closed(tmp_path: Path) -> N
             assert int(other.call(18, 0).error_code) == 0
     finally:
         broker.stop()
+
+
+def test_produce_and_fetch_quotas_return_throttle_time(tmp_path: Path) -> None:
+    import confluent_kafka
+
+    broker = BrokerProcess(tmp_path / "b", settings={
+        "quota.producer.default": "100000", "quota.consumer.default": "100000",
+    })
+    broker.start()
+    try:
+        throttled: list[int] = []
+        conf = {"bootstrap.servers": broker.bootstrap,
+                "throttle_cb": lambda e: throttled.append(e.throttle_time)}
+        p = confluent_kafka.Producer(conf | {"linger.ms": 50, "batch.size": 200_000})
+        value = b"x" * 1024
+        for _ in range(2000):  # 2 MB against 100 kB/s: over quota in the first second
+            p.produce("quota", value)
+        assert p.flush(60) == 0  # throttled, never refused: every record is delivered
+        p.poll(0.5)
+        assert throttled and max(throttled) > 0
+        produced_throttle = list(throttled)
+        throttled.clear()
+        c = confluent_kafka.Consumer(conf | {"group.id": "q", "enable.auto.commit": False})
+        c.assign([confluent_kafka.TopicPartition("quota", 0, 0)])
+        got = 0
+        try:
+            while got < 2000:
+                msgs = c.consume(1000, 30)  # the client backs off by the throttle time
+                assert msgs, f"stalled after {got} records"
+                got += sum(1 for m in msgs if m.error() is None)
+        finally:
+            c.close()
+        assert got == 2000 and throttled and max(throttled) > 0
+        assert produced_throttle
+    finally:
+        broker.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from riverhead.broker.config import BrokerConfig, ConfigError
-from riverhead.security.quotas import ConnectionLimiter
+from riverhead.security.quotas import ByteRateQuota, ConnectionLimiter
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +30,14 @@ def test_from_config() -> None:
     bad = BrokerConfig.load(overrides={"max.connections.per.ip.overrides": "x"}, environ={})
     with pytest.raises(ConfigError, match="host:count"):
         ConnectionLimiter.from_config(bad)
+
+
+def test_byte_rate_quota_throttles_like_kafka() -> None:
+    now = [0.0]
+    q = ByteRateQuota(1000, samples=11, sample_s=1.0, clock=lambda: now[0])
+    assert q.record("User:a", 5_000) == 0  # 5000 B over the 10 s minimum span: 500 B/s
+    assert q.record("User:b", 500) == 0  # per principal
+    throttle = q.record("User:a", 15_000)  # 20000 B / 10 s = 2000 B/s: twice the quota
+    assert throttle == 10_000  # (2000 - 1000) / 1000 * 10 s
+    now[0] = 30.0  # old samples leave the window
+    assert q.record("User:a", 100) == 0

@@ -37,6 +37,7 @@ from riverhead.protocol.errors import ErrorCode
 from riverhead.protocol.fetch import FetchPartition, encode_response
 from riverhead.protocol.messages import millis
 from riverhead.security.checks import cluster_denied, enabled, topic_denied
+from riverhead.security.throttle import hold, throttle_ms
 
 
 def _check_leader(part: Partition, p: Any) -> ErrorCode:
@@ -208,6 +209,12 @@ def handle(state: BrokerState, request: Request) -> Reply:
     wait_ms = millis(req.max_wait)
     if error or total >= req.min_bytes or wait_ms <= 0:
         _count_out(state, topics)
+        quota = state.security.fetch_quota  # quota.consumer.default (riverhead.security)
+        if quota is not None and total and replica_id(req) < 0:
+            throttle = throttle_ms(quota, request, total)
+            if throttle:
+                held, size = encode_response(request.version, topics, throttle_time_ms=throttle)
+                return hold(state, request, Body(held, size), throttle)  # type: ignore[arg-type]
         return _body(request.version, topics)
     for _, parts in topics:  # release file chunks read for nothing
         for p in parts:

@@ -27,6 +27,7 @@ from riverhead.broker.validation import Invalid, validate
 from riverhead.protocol.errors import ErrorCode
 from riverhead.protocol.produce import PartitionResult, decode_request, encode_response
 from riverhead.security.checks import topic_denied
+from riverhead.security.throttle import hold, throttle_ms
 
 _VALID_ACKS = (-1, 0, 1)
 
@@ -76,6 +77,7 @@ def handle(state: BrokerState, request: Request) -> Reply:
     appended: list[tuple[str, int]] = []
     waiting: list[Waiting] = []
     authz = state.security.authorizer  # None: no ACLs to check (riverhead.security)
+    produced = 0  # bytes appended, for quota.producer.default
     for topic in req.topics:
         out: list[PartitionResult] = []
         config = state.log_configs.get(topic.name)  # None: no such topic
@@ -120,6 +122,7 @@ def handle(state: BrokerState, request: Request) -> Reply:
                 continue
             data, header = checked
             outcome = part.append(data, header, now)
+            produced += len(data)
             result.error_code = outcome.error
             result.base_offset = outcome.base_offset
             result.log_append_time_ms = outcome.log_append_time
@@ -142,4 +145,9 @@ def handle(state: BrokerState, request: Request) -> Reply:
         deadline = time.monotonic() + max(req.timeout_ms, 0) / 1000.0
         state.purgatory.watch(DelayedProduce(request, results, waiting, deadline))
         return PARKED
+    quota = state.security.produce_quota  # quota.producer.default (riverhead.security)
+    if quota is not None and produced:
+        throttle = throttle_ms(quota, request, produced)
+        if throttle:
+            return hold(state, request, encode_response(version, results, throttle), throttle)
     return encode_response(version, results)
