@@ -118,3 +118,12 @@ def inter_broker_listener_name(config: BrokerConfig) -> str:
         if spec.protocol == wanted:
             return spec.name
     return config.listeners[0].name
+
+
+_SENSITIVE_SUFFIXES = ("password", "sasl.jaas.config", "encryption.key")
+
+
+def is_sensitive(key: str) -> bool:
+    """Config keys whose values are secrets (Kafka's PASSWORD type): DescribeConfigs
+    answers them as null with ``is_sensitive`` set, as Kafka does."""
+    return key.endswith(_SENSITIVE_SUFFIXES)

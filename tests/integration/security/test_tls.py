@@ -7,11 +7,14 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+from pathlib import Path
 
 import pytest
 
 from tests.integration.security.clients import CLIENTS, VALUES, Creds, refusal, round_trip
 from tests.integration.security.conftest import SecureBroker
+from tests.integration.security.pki import Pki
+from tests.support.broker_process import BrokerProcess, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +90,27 @@ def test_a_stalled_handshake_does_not_block_other_connections(
     finally:
         for sock in stalled:
             sock.close()
+
+
+def test_secrets_in_the_config_are_not_described(tmp_path: Path, pki: Pki) -> None:
+    """DescribeConfigs answers password keys as null and sensitive, as Kafka does."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    port = free_port()
+    broker = BrokerProcess(tmp_path / "b", port=port, settings={
+        "listeners": f"SSL://127.0.0.1:{port}",
+        "ssl.keystore.location": str(pki.server),
+        "ssl.key.password": "hunter2-secret",  # the key is not encrypted: ignored by OpenSSL
+    })
+    broker.start()
+    try:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap, "security.protocol": "SSL",
+                             "ssl.ca.location": str(pki.ca)})
+        res = ConfigResource(ConfigResource.Type.BROKER, "0")
+        entries = admin.describe_configs([res])[res].result(timeout=10)
+        entry = entries["ssl.key.password"]
+        assert entry.value is None and entry.is_sensitive
+        assert entries["ssl.keystore.location"].value == str(pki.server)
+        assert "hunter2-secret" not in broker.log_path.read_text()
+    finally:
+        broker.stop()

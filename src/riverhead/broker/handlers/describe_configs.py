@@ -15,6 +15,7 @@ from riverhead.broker.state import BrokerState
 from riverhead.log.config import TOPIC_CONFIGS
 from riverhead.protocol.errors import ErrorCode
 from riverhead.security.checks import config_resource_denied
+from riverhead.security.listeners import is_sensitive
 
 TOPIC, BROKER = 2, 4
 DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG = 1, 4, 5
@@ -76,12 +77,12 @@ def _broker_entries(state: BrokerState, keys: list[str] | None) -> list[dict[str
     return [
         {
             "name": key,
-            "value": value,
+            "value": None if is_sensitive(key) else value,  # secrets stay on the broker
             "read_only": True,
             "config_source": STATIC_BROKER_CONFIG
             if state.config.sources.get(key, "default") != "default"
             else DEFAULT_CONFIG,
-            "is_sensitive": False,
+            "is_sensitive": is_sensitive(key),
             "synonyms": [],
             "config_type": 2,
             "documentation": None,
