@@ -52,7 +52,9 @@ class JobConfig:
     ``memory``: bytes of buffered records per task before the engine spills or switches
     to an external merge (an estimate of Python object sizes). ``max_attempts``: runs of
     a task before the job fails. ``sort_values``: sort each key's values (also the
-    job's ``SORT_VALUES``).
+    job's ``SORT_VALUES``). ``metrics_listener``: ``http://host:port`` serving Prometheus
+    ``/metrics`` while the job runs; ``metrics_file``: a ``*.prom`` file the final metrics
+    are written to (see :mod:`riverhead.batch.metrics`; local and inline runners).
     """
 
     inputs: list[str] = field(default_factory=list)
@@ -71,6 +73,8 @@ class JobConfig:
     spark_master: str = "local[*]"
     temp_dir: str | None = None
     timeout: float = 30.0
+    metrics_listener: str | None = None
+    metrics_file: str | None = None
 
     def effective_workers(self) -> int:
         return self.workers or os.cpu_count() or 1
@@ -100,6 +104,23 @@ class JobConfig:
             raise JobConfigError("--memory must be at least 1K")
         if not self.inputs:
             raise JobConfigError("no input given", "name files, directories, globs or topic://")
+        if self.metrics_file is not None and not self.metrics_file.endswith(".prom"):
+            raise JobConfigError(
+                f"--metrics-file {self.metrics_file!r} does not end in .prom",
+                "node_exporter's textfile collector reads only *.prom files",
+            )
+        if self.metrics_file is not None and not os.path.isdir(
+            os.path.dirname(os.path.abspath(self.metrics_file))
+        ):
+            raise JobConfigError(
+                f"--metrics-file {self.metrics_file!r}: its directory does not exist",
+                "create it first (e.g. node_exporter's --collector.textfile.directory)",
+            )
+        if self.runner == "spark" and (self.metrics_listener or self.metrics_file):
+            raise JobConfigError(
+                "--metrics-listener and --metrics-file are not offered by the spark runner",
+                "use Spark's own metrics, or --runner local",
+            )
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +144,10 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--spark-master", default="local[*]")
     parser.add_argument("--temp-dir", help="where spill files go (default: system temp)")
+    parser.add_argument(
+        "--metrics-listener", metavar="http://HOST:PORT", help="serve Prometheus /metrics there"
+    )
+    parser.add_argument("--metrics-file", metavar="PATH.prom", help="write final metrics here")
 
 
 def config_from_namespace(ns: argparse.Namespace) -> JobConfig:
@@ -142,6 +167,8 @@ def config_from_namespace(ns: argparse.Namespace) -> JobConfig:
         "progress": ns.progress,
         "spark_master": ns.spark_master,
         "temp_dir": ns.temp_dir,
+        "metrics_listener": getattr(ns, "metrics_listener", None),
+        "metrics_file": getattr(ns, "metrics_file", None),
     }
     if ns.brokers:
         values["brokers"] = ns.brokers

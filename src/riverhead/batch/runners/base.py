@@ -33,6 +33,7 @@ from riverhead.batch.inputs import (
     file_splits,
 )
 from riverhead.batch.job import MapReduceJob
+from riverhead.batch.metrics import BatchMetrics, serve, write_textfile
 from riverhead.batch.outputs import (
     TEMP_DIR,
     output_files,
@@ -96,6 +97,8 @@ class Runner:
         self.counters: ctr.Counters = {}
         self.work_root = ""
         self.progress = Progress(config.progress)
+        workers = 1 if self.in_memory else config.effective_workers()
+        self.metrics = BatchMetrics(type(job).__name__, self.name, workers)
 
     # ---- the part subclasses provide --------------------------------------------------
 
@@ -145,6 +148,8 @@ class Runner:
     def run(self) -> JobResult:
         """Run the job to completion; raises ``BatchError`` subclasses on failure."""
         steps = self.job.checked_steps()
+        listener = self.config.metrics_listener
+        exporter = serve(listener, self.metrics) if listener else None
         self.work_root = tempfile.mkdtemp(prefix="riverhead-batch-", dir=self.config.temp_dir)
         out_dir, temporary = self._output_dir()
         succeeded = False
@@ -179,6 +184,7 @@ class Runner:
             self.report.counters = self.counters
             self.report.outputs = [] if temporary else files
             report = self.report.finish("succeeded")
+            self._end_metrics(report)
             if self.config.report:
                 self.report.write(self.config.report)
             elif not temporary:
@@ -189,11 +195,14 @@ class Runner:
             )
         except BaseException as exc:
             self.report.counters = self.counters
-            self.report.finish("failed", f"{type(exc).__name__}: {exc}")
+            failed = self.report.finish("failed", f"{type(exc).__name__}: {exc}")
+            self._end_metrics(failed)
             if self.config.report:
                 self.report.write(self.config.report)
             raise
         finally:
+            if exporter is not None:
+                exporter.stop()  # waits up to half a second: after the reports
             if not os.environ.get(KEEP_TEMP_ENV):
                 keep = out_dir if temporary and succeeded else None
                 _remove_tree_except(self.work_root, keep)
@@ -213,7 +222,7 @@ class Runner:
                 MapTask(index, i, split, partitions, final) for i, split in enumerate(splits)
             ]
             t0 = time.perf_counter()
-            results = self.execute(phase, map_tasks, env)
+            results = self._execute(phase, map_tasks, env)
             self.report.phase(phase, t0, tasks=len(map_tasks))
             if partitions == 0:
                 outputs = [r.output for r in results]
@@ -227,7 +236,7 @@ class Runner:
                 ]
                 phase = f"step {index + 1} reduce"
                 t0 = time.perf_counter()
-                results = self.execute(phase, reduce_tasks, env)
+                results = self._execute(phase, reduce_tasks, env)
                 self.report.phase(phase, t0, tasks=len(reduce_tasks))
                 outputs = [r.output for r in results]
             if final:
@@ -235,6 +244,18 @@ class Runner:
             else:
                 splits = self._next_splits(index, outputs)
         return committed
+
+    def _execute(self, phase: str, tasks: list[Task], env: TaskEnv) -> list[TaskResult]:
+        self.metrics.phase_started(phase, len(tasks))
+        results = self.execute(phase, tasks, env)
+        self.metrics.phase_finished(phase)
+        return results
+
+    def _end_metrics(self, report: dict[str, Any]) -> None:
+        """Final figures: into the metrics and the ``--metrics-file``."""
+        self.metrics.finished(report)
+        if self.config.metrics_file:
+            write_textfile(self.config.metrics_file, self.metrics)
 
     def _next_splits(self, step: int, outputs: list[Any]) -> list[Split]:
         splits: list[Split] = []

@@ -31,6 +31,7 @@ class InlineRunner(Runner):
             )
             record = self.report.task(phase, _index(task), description)
             t0 = time.perf_counter()
+            self.metrics.attempt_started(phase)
             try:
                 if isinstance(task, MapTask):
                     result = run_map_task(self.job, task, env, 1)
@@ -40,11 +41,13 @@ class InlineRunner(Runner):
                 wall = time.perf_counter() - t0
                 record.attempts.append(Attempt(1, wall, False, os.getpid(), repr(exc)))
                 exc.add_note(f"in {task_label(task)} (inline runner)")
+                self.metrics.attempt_finished(phase, task, None, False, self.counters)
                 raise
             record.attempts.append(
                 Attempt(1, round(time.perf_counter() - t0, 4), True, os.getpid())
             )
             ctr.merge_into(self.counters, result.counters)
+            self.metrics.attempt_finished(phase, task, result, False, self.counters)
             results.append(result)
             self.progress.advance()
         return results

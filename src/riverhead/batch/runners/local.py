@@ -130,6 +130,7 @@ class LocalRunner(Runner):
                 i = pending.popleft()
                 attempts[i] += 1
                 assert self.pool is not None
+                self.metrics.attempt_started(phase)
                 running[self.pool.submit(_attempt, tasks[i], attempts[i])] = (
                     i,
                     time.perf_counter(),
@@ -192,9 +193,14 @@ class LocalRunner(Runner):
             assert outcome.result is not None
             results[i] = outcome.result
             ctr.merge_into(self.counters, outcome.result.counters)
+            self.metrics.attempt_finished(
+                record.phase, tasks[i], outcome.result, False, self.counters
+            )
             self.progress.advance()
             return
         ctr.increment(self.counters, ctr.ENGINE, "failed task attempts")
+        retry = attempts[i] < limit
+        self.metrics.attempt_finished(record.phase, tasks[i], None, retry, self.counters)
         if attempts[i] >= limit:
             raise JobFailed(task_label(tasks[i]), attempts[i], outcome.error or "")
         pending.append(i)
