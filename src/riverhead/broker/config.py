@@ -116,6 +116,8 @@ DEFAULTS: dict[str, str] = {
     "max.connections.per.ip.overrides": "",
     "log.encryption.key.file": "",
     "log.encryption.old.key.files": "",
+    "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+    "sasl.jaas.config": "",
     "quota.producer.default": "9223372036854775807",
     "quota.consumer.default": "9223372036854775807",
 }
@@ -135,6 +137,8 @@ def _listener_scoped(key: str) -> bool:
     if not key.startswith("listener.name."):
         return False
     _name, _, rest = key[len("listener.name.") :].partition(".")
+    if rest.endswith(".sasl.jaas.config"):  # listener.name.<l>.<mechanism>.sasl.jaas.config
+        return True
     return rest in DEFAULTS and rest.startswith(LISTENER_SCOPED_PREFIXES)
 
 

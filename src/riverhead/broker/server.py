@@ -19,8 +19,10 @@ from riverhead.broker.dispatch import Dispatcher
 from riverhead.broker.engine import RequestEngine
 from riverhead.broker.metrics_server import MetricsServer, start_metrics
 from riverhead.broker.state import BrokerState
+from riverhead.cluster.channel import Channel
 from riverhead.logging_setup import configure
 from riverhead.security import wiring as security_wiring
+from riverhead.security.client import ClientSecurity, inter_broker_endpoint
 from riverhead.security.quotas import ConnectionLimiter
 
 log = logging.getLogger("riverhead.broker")
@@ -32,6 +34,7 @@ class Broker:
     def __init__(self, config: BrokerConfig) -> None:
         # Listener names, protocols and TLS contexts are checked before anything opens.
         self.listener_factories = security_wiring.factories(config, sessions=False)
+        self.client_security = ClientSecurity.inter_broker(config)  # to reach peers
         self.config = config
         self.state = BrokerState(config)
         self.dispatcher = Dispatcher(self.state)
@@ -62,8 +65,12 @@ class Broker:
             self.state.config = self.config
         self.metrics_server = start_metrics(self)  # may set the bound metrics port in config
         self.engine.start()
-        advertised = self.config.advertised_listeners[0]
-        self.state.start_cluster(advertised.host, advertised.port)
+        # Peers reach this broker through the inter-broker listener; clients through the
+        # endpoint of the listener they came in on (riverhead.security.listeners).
+        host, port = inter_broker_endpoint(self.config)
+        endpoints = tuple(str(lst) for lst in self.config.advertised_listeners)
+        Channel.default_security = self.client_security
+        self.state.start_cluster(host, port, endpoints)
         log.info(
             "broker %d serving on %s (log.dirs=%s)",
             self.state.node_id,

@@ -487,11 +487,12 @@ class BrokerState:
             self.config.get_int("log.flush.scheduler.interval.ms"),
         )
 
-    def start_cluster(self, host: str, port: int) -> None:
-        """Join the cluster (cluster mode only), once the listener's port is known."""
+    def start_cluster(self, host: str, port: int, endpoints: tuple[str, ...] = ()) -> None:
+        """Join the cluster (cluster mode only), once the listener's port is known.
+        ``host``/``port``: the inter-broker listener; ``endpoints``: every listener."""
         if self.cluster is not None:
             self.topics.cluster_id = self.cluster_id_from_zk()
-            self.cluster.start(host, port)
+            self.cluster.start(host, port, endpoints)
 
     def cluster_id_from_zk(self) -> str:
         assert self.cluster is not None

@@ -11,12 +11,15 @@ from __future__ import annotations
 import io
 import socket
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kio.index import load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
 
 from riverhead.protocol.apis import is_flexible
+
+if TYPE_CHECKING:
+    from riverhead.security.client import ClientSecurity
 
 _SIZE = struct.Struct(">i")
 _HEADER = struct.Struct(">hhih")
@@ -27,8 +30,13 @@ class ChannelError(OSError):
 
 
 class Channel:
+    # TLS/SASL for broker-to-broker channels, set once by the broker process from its
+    # inter-broker listener (riverhead.security.client); None: PLAINTEXT.
+    default_security: ClientSecurity | None = None
+
     def __init__(self, host: str, port: int, client_id: str, timeout: float) -> None:
         self.address = (host, port)
+        self.security = Channel.default_security
         self.client_id = client_id.encode()
         self.timeout = timeout
         self._sock: socket.socket | None = None
@@ -48,7 +56,20 @@ class Channel:
             except OSError as exc:
                 raise ChannelError(f"cannot connect to {self.address}: {exc}") from exc
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            security = self.security
+            if security is not None:
+                try:
+                    sock = security.wrap(sock, self.address[0])
+                except (OSError, ValueError) as exc:
+                    sock.close()
+                    raise ChannelError(f"TLS to {self.address} failed: {exc}") from exc
             self._sock = sock
+            if security is not None:
+                try:
+                    security.authenticate(self)
+                except OSError as exc:
+                    self.close()
+                    raise ChannelError(f"authentication to {self.address}: {exc}") from exc
         return self._sock
 
     def request(self, api_key: int, version: int, body: Any, timeout: float | None = None) -> Any:

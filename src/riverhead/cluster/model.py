@@ -39,14 +39,23 @@ class BrokerInfo:
     port: int
     epoch: int = -1  # czxid of the registration znode (KIP-380)
     rack: str | None = None
+    # Every advertised listener as NAME://host:port (Kafka's "endpoints"); host/port above
+    # are the inter-broker listener's (riverhead.security.listeners).
+    endpoints: tuple[str, ...] = ()
 
     def to_json(self) -> bytes:
-        return json.dumps({"host": self.host, "port": self.port, "rack": self.rack}).encode()
+        body: dict[str, object] = {"host": self.host, "port": self.port, "rack": self.rack}
+        if self.endpoints:
+            body["endpoints"] = list(self.endpoints)
+        return json.dumps(body).encode()
 
     @classmethod
     def from_json(cls, node_id: int, data: bytes, epoch: int) -> BrokerInfo:
         body = json.loads(data)
-        return cls(node_id, str(body["host"]), int(body["port"]), epoch, body.get("rack"))
+        endpoints = tuple(str(e) for e in body.get("endpoints", ()))
+        return cls(
+            node_id, str(body["host"]), int(body["port"]), epoch, body.get("rack"), endpoints
+        )
 
 
 @dataclass(frozen=True)

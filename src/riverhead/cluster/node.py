@@ -22,6 +22,7 @@ Thread-safety: watch callbacks only queue work for the node's own thread.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -103,8 +104,8 @@ class ClusterNode:
         self._channel_lock = threading.Lock()
 
     # ---- life cycle -------------------------------------------------------------------
-    def start(self, host: str, port: int) -> None:
-        self.info = BrokerInfo(self.node_id, host, port)
+    def start(self, host: str, port: int, endpoints: tuple[str, ...] = ()) -> None:
+        self.info = BrokerInfo(self.node_id, host, port, endpoints=endpoints)
         self.store.start()
         self.store.on_session_event(lambda s: self._work.put(("session", s)))
         self._register()
@@ -122,7 +123,7 @@ class ClusterNode:
         assert self.info is not None
         wait = self.settings.session_timeout_ms / 1000.0 + 5.0
         self.broker_epoch = self.store.register_broker(self.info, wait)
-        self.info = BrokerInfo(self.node_id, self.info.host, self.info.port, self.broker_epoch)
+        self.info = dataclasses.replace(self.info, epoch=self.broker_epoch)
         log.info("registered broker %d with epoch %d", self.node_id, self.broker_epoch)
 
     def stop(self) -> None:

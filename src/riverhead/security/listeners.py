@@ -127,3 +127,17 @@ def is_sensitive(key: str) -> bool:
     """Config keys whose values are secrets (Kafka's PASSWORD type): DescribeConfigs
     answers them as null with ``is_sensitive`` set, as Kafka does."""
     return key.endswith(_SENSITIVE_SUFFIXES)
+
+
+def endpoint_for(
+    endpoints: tuple[str, ...], listener_name: str, default: tuple[str, int]
+) -> tuple[str, int]:
+    """From a broker's registered ``NAME://host:port`` endpoints, the one of
+    ``listener_name`` (the listener a client came in on); ``default`` if none."""
+    prefix = f"{listener_name}://"
+    for ep in endpoints:
+        if listener_name and ep.startswith(prefix):
+            host, _, port = ep[len(prefix) :].rpartition(":")
+            if port.isdigit():
+                return host.strip("[]"), int(port)
+    return default

@@ -16,12 +16,12 @@ from riverhead.broker.request import Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.errors import ErrorCode
 from riverhead.security.checks import group_denied, transactional_id_denied
-from riverhead.security.listeners import advertised_for
+from riverhead.security.listeners import advertised_for, endpoint_for
 
 GROUP, TRANSACTION = 0, 1
 
 
-def _cluster_lookup(state: BrokerState, key: str) -> dict[str, Any]:
+def _cluster_lookup(state: BrokerState, key: str, listener_name: str = "") -> dict[str, Any]:
     assert state.cluster is not None
     store = state.groups.store
     unavailable = {
@@ -39,6 +39,9 @@ def _cluster_lookup(state: BrokerState, key: str) -> dict[str, Any]:
     endpoint = state.cluster.endpoint(partition.leader) if partition is not None else None
     if partition is None or endpoint is None:
         return unavailable
+    info = state.cluster.metadata.brokers.get(partition.leader)
+    if info is not None:  # the leader's endpoint on the client's own listener
+        endpoint = endpoint_for(info.endpoints, listener_name, endpoint)
     return {
         "error_code": 0,
         "error_message": None,
@@ -52,7 +55,7 @@ def _lookup(
     state: BrokerState, key_type: int, key: str, listener_name: str = ""
 ) -> dict[str, Any]:
     if key_type == GROUP and state.cluster is not None:
-        return _cluster_lookup(state, key)
+        return _cluster_lookup(state, key, listener_name)
     if key_type != GROUP:
         return {
             "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,

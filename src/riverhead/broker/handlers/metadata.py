@@ -16,17 +16,19 @@ from riverhead.broker.state import BrokerState
 from riverhead.broker.topics import TopicInfo, topic_name_error
 from riverhead.protocol.errors import ErrorCode
 from riverhead.security.checks import may, topic_denied
-from riverhead.security.listeners import advertised_for
+from riverhead.security.listeners import advertised_for, endpoint_for
 
 NOT_PROVIDED = -(2**31)
 
 
 def broker_list(state: BrokerState, listener_name: str = "") -> list[dict[str, Any]]:
     if state.cluster is not None:
-        return [
-            {"node_id": b.node_id, "host": b.host, "port": b.port, "rack": b.rack}
-            for b in sorted(state.cluster.metadata.brokers.values(), key=lambda b: b.node_id)
-        ]
+        brokers = sorted(state.cluster.metadata.brokers.values(), key=lambda b: b.node_id)
+        out = []
+        for b in brokers:  # each broker's endpoint on the client's own listener
+            host, port = endpoint_for(b.endpoints, listener_name, (b.host, b.port))
+            out.append({"node_id": b.node_id, "host": host, "port": port, "rack": b.rack})
+        return out
     listener = advertised_for(state.config, listener_name)  # the client's own listener
     return [{"node_id": state.node_id, "host": listener.host, "port": listener.port, "rack": None}]
 
