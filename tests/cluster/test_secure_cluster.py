@@ -5,8 +5,6 @@ FindCoordinator answer each client's own listener, followers fetch over INTERNAL
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +15,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from riverhead.cluster.zkserver import ZooKeeperServer
-from tests.integration.security.pki import make_pki
+from tests.integration.security.conftest import riverhead
+from tests.integration.security.pki import Pki, make_pki
 from tests.support.broker_process import BrokerProcess, free_port
 
 pytestmark = pytest.mark.cluster
@@ -27,21 +26,23 @@ JAAS = (
     'username="broker" password="broker-secret";'
 )
 
+# brokers, INTERNAL port per node, the PKI, ZooKeeper's address
+SecureCluster = tuple[list[BrokerProcess], dict[int, int], Pki, str]
+
 
 @pytest.fixture
-def secure_cluster(tmp_path: Path) -> Iterator[tuple[list[BrokerProcess], dict[int, int]]]:
+def secure_cluster(tmp_path: Path) -> Iterator[SecureCluster]:
     pki = make_pki(tmp_path / "pki")
     zk = ZooKeeperServer(tmp_path / "zk", free_port()).start()
     brokers: list[BrokerProcess] = []
     internal: dict[int, int] = {}
     try:
+        # The brokers' own user, in ZooKeeper where every broker reads it.
+        out = riverhead("user", "create", "broker", "--password", "broker-secret",
+                        "--zookeeper", zk.connect)
+        assert out.returncode == 0, out.stderr
         for node in (1, 2, 3):
             data = tmp_path / f"broker-{node}"
-            subprocess.run(
-                [sys.executable, "-m", "riverhead", "user", "create", "broker", "--password",
-                 "broker-secret", "--data-dir", str(data / "logs")],
-                check=True, capture_output=True, timeout=60,
-            )
             port, internal[node] = free_port(), free_port()
             brokers.append(BrokerProcess(data, port=port, settings={
                 "broker.id": str(node),
@@ -61,7 +62,7 @@ def secure_cluster(tmp_path: Path) -> Iterator[tuple[list[BrokerProcess], dict[i
             }))
         for b in brokers:
             b.start()
-        yield brokers, internal
+        yield brokers, internal, pki, zk.connect
     finally:
         for b in brokers:
             b.kill()
@@ -69,9 +70,9 @@ def secure_cluster(tmp_path: Path) -> Iterator[tuple[list[BrokerProcess], dict[i
 
 
 def test_replication_over_sasl_ssl(
-    secure_cluster: tuple[list[BrokerProcess], dict[int, int]],
+    secure_cluster: SecureCluster, tmp_path: Path
 ) -> None:
-    brokers, internal = secure_cluster
+    brokers, internal, pki, zk_connect = secure_cluster
     bootstrap = ",".join(b.bootstrap for b in brokers)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     deadline = time.monotonic() + 30
@@ -107,6 +108,25 @@ def test_replication_over_sasl_ssl(
             got.append(msg.value())
     c.close()
     assert sorted(got) == sorted(f"v{i}".encode() for i in range(50))
+    # A user created through broker 1 (AlterUserScramCredentials) logs in on broker 3:
+    # the credentials live in ZooKeeper.
+    props = tmp_path / "admin.properties"
+    props.write_text(
+        "security.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\nsasl.username=broker\n"
+        f"sasl.password=broker-secret\nssl.ca.location={pki.ca}\n"
+    )
+    out = riverhead("-X", f"127.0.0.1:{internal[1]}", "--command-config", str(props),
+                    "user", "create", "alice", "--password", "alice-pw")
+    assert out.returncode == 0, out.stderr
+    listed = riverhead("user", "list", "--zookeeper", zk_connect, "--format", "json")
+    assert '"user": "alice"' in listed.stdout, listed.stdout + listed.stderr
+    alice = AdminClient({
+        "bootstrap.servers": f"127.0.0.1:{internal[3]}", "security.protocol": "SASL_SSL",
+        "ssl.ca.location": str(pki.ca), "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "alice", "sasl.password": "alice-pw",
+    })
+    assert topic in alice.list_topics(timeout=10).topics
     logs = "".join(b.log_path.read_text() for b in brokers)
+    assert "authenticated User:alice via SCRAM-SHA-512 on INTERNAL" in logs
     assert "authenticated User:broker via SCRAM-SHA-512 on INTERNAL" in logs
     assert "broker-secret" not in logs

@@ -93,6 +93,7 @@ class BrokerState:
         self._snapshots: dict[str, dict[str, Any]] = {}
         if config.get("zookeeper.connect"):
             self.cluster = ClusterNode(self.node_id, cluster_settings(config), self)
+            self.security.use_zookeeper(self.cluster.store.client)  # shared SCRAM users
             self.topics.allocate_block = self.cluster.store.allocate_producer_ids
             self._snapshots = take_snapshots(self.snapshot_path)
         else:

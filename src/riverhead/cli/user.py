@@ -6,9 +6,10 @@ DescribeUserScramCredentials, like ``kafka-configs --alter --add-config
 crosses the wire in the clear. A secured broker needs ``--command-config`` with the admin's
 own credentials.
 
-Offline (``--data-dir`` = the broker's first log directory): writes the broker's
-credential store directly — how the first (admin) user is created before anybody can log
-in; a running broker picks the change up at the next authentication.
+Offline (``--data-dir`` = the broker's first log directory, or ``--zookeeper`` for a
+cluster, whose brokers share ``/config/users``): writes the credential store directly —
+how the first (admin, broker) users are created before anybody can log in; running
+brokers see the change at the next authentication.
 
 The password comes from ``--password``, or from standard input with ``--password-stdin``
 (first line), so it need not appear in the shell history or the process list.
@@ -16,9 +17,11 @@ The password comes from ``--password``, or from standard input with ``--password
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,6 +29,9 @@ from riverhead.cli.client import Settings, admin_client
 from riverhead.cli.errors import CliError, from_kafka_error
 from riverhead.cli.options import FormatOption, settings
 from riverhead.cli.output import Format, print_json, print_line, print_table
+
+if TYPE_CHECKING:
+    from riverhead.security.credentials import Credentials
 
 app = typer.Typer(help="Manage SASL/SCRAM users.", no_args_is_help=True)
 
@@ -39,6 +45,14 @@ DataDirOption = Annotated[
         help="Edit the credential store in this broker log directory instead of asking a broker.",
     ),
 ]
+ZooKeeperOption = Annotated[
+    str | None,
+    typer.Option(
+        "--zookeeper",
+        metavar="HOST:PORT",
+        help="Edit the cluster's users in ZooKeeper (/config/users) instead of asking a broker.",
+    ),
+]
 MechanismOption = Annotated[
     str, typer.Option("--mechanism", "-m", help="SCRAM-SHA-256 or SCRAM-SHA-512.")
 ]
@@ -50,6 +64,37 @@ def _mechanism(name: str) -> str:
         hint = "use SCRAM-SHA-256 or SCRAM-SHA-512"
         raise CliError("UNSUPPORTED_SASL_MECHANISM", f"unknown mechanism {name}", hint)
     return upper
+
+
+@contextlib.contextmanager
+def _offline(data_dir: Path | None, zookeeper: str | None) -> Iterator[Credentials | None]:
+    """The store to edit directly (log dir or ZooKeeper), or None to go through a broker."""
+    if data_dir is not None:
+        from riverhead.security.credentials import CredentialStore
+
+        yield CredentialStore.in_log_dir(data_dir)
+    elif zookeeper:
+        from kazoo.client import KazooClient
+        from kazoo.handlers.threading import KazooTimeoutError
+
+        from riverhead.security.zk_credentials import ZkCredentialStore
+
+        client = KazooClient(hosts=zookeeper)
+        try:
+            client.start(timeout=10)
+        except KazooTimeoutError:
+            raise CliError(
+                "BROKER_NOT_AVAILABLE",
+                f"cannot connect to ZooKeeper at {zookeeper}",
+                "is ZooKeeper running? check --zookeeper",
+            ) from None
+        try:
+            yield ZkCredentialStore(client)
+        finally:
+            client.stop()
+            client.close()
+    else:
+        yield None
 
 
 def _password(password: str | None, from_stdin: bool) -> str:
@@ -73,23 +118,24 @@ def create(
     mechanism: MechanismOption = "SCRAM-SHA-512",
     iterations: Annotated[int, typer.Option("--iterations", help="PBKDF2 iterations.")] = 8192,
     data_dir: DataDirOption = None,
+    zookeeper: ZooKeeperOption = None,
 ) -> None:
     """Create a user, or set a new password for an existing one."""
     mech = _mechanism(mechanism)
     secret = _password(password, password_stdin)
     if not name:
         raise CliError("INVALID_ARGUMENT", "the user name must not be empty")
-    if data_dir is not None:
-        from riverhead.security.credentials import CredentialStore
-        from riverhead.security.scram import ScramError, make_credential
+    with _offline(data_dir, zookeeper) as store:
+        if store is not None:
+            from riverhead.security.scram import ScramError, make_credential
 
-        try:
-            credential = make_credential(mech, secret, iterations)
-        except ScramError as exc:
-            raise CliError("UNACCEPTABLE_CREDENTIAL", str(exc)) from None
-        CredentialStore.in_log_dir(data_dir).upsert(name, mech, credential)
-    else:
-        _alter(settings(ctx), name, mech, upsert=(secret, iterations))
+            try:
+                credential = make_credential(mech, secret, iterations)
+            except ScramError as exc:
+                raise CliError("UNACCEPTABLE_CREDENTIAL", str(exc)) from None
+            store.upsert(name, mech, credential)
+        else:
+            _alter(settings(ctx), name, mech, upsert=(secret, iterations))
     print_line(f"user {name}: {mech} credential set")
 
 
@@ -99,30 +145,29 @@ def delete(
     name: Annotated[str, typer.Argument(help="User name.")],
     mechanism: MechanismOption = "SCRAM-SHA-512",
     data_dir: DataDirOption = None,
+    zookeeper: ZooKeeperOption = None,
 ) -> None:
     """Delete a user's credential for one mechanism."""
     mech = _mechanism(mechanism)
-    if data_dir is not None:
-        from riverhead.security.credentials import CredentialStore
-
-        if not CredentialStore.in_log_dir(data_dir).delete(name, mech):
-            raise CliError("RESOURCE_NOT_FOUND", f"user {name} has no {mech} credential")
-    else:
-        _alter(settings(ctx), name, mech, upsert=None)
+    with _offline(data_dir, zookeeper) as store:
+        if store is not None:
+            if not store.delete(name, mech):
+                raise CliError("RESOURCE_NOT_FOUND", f"user {name} has no {mech} credential")
+        else:
+            _alter(settings(ctx), name, mech, upsert=None)
     print_line(f"user {name}: {mech} credential deleted")
 
 
 @app.command("list")
 def list_users(
-    ctx: typer.Context, data_dir: DataDirOption = None, format: FormatOption = Format.table
+    ctx: typer.Context,
+    data_dir: DataDirOption = None,
+    zookeeper: ZooKeeperOption = None,
+    format: FormatOption = Format.table,
 ) -> None:
     """List users and their mechanisms (never salts or keys)."""
-    if data_dir is not None:
-        from riverhead.security.credentials import CredentialStore
-
-        users = CredentialStore.in_log_dir(data_dir).describe()
-    else:
-        users = _describe(settings(ctx))
+    with _offline(data_dir, zookeeper) as store:
+        users = store.describe() if store is not None else _describe(settings(ctx))
     if format == Format.json:
         print_json(
             [
@@ -134,9 +179,7 @@ def list_users(
             ]
         )
         return
-    rows: list[Any] = [
-        (u, m, i) for u, ms in sorted(users.items()) for m, i in sorted(ms.items())
-    ]
+    rows: list[Any] = [(u, m, i) for u, ms in sorted(users.items()) for m, i in sorted(ms.items())]
     print_table(["USER", "MECHANISM", "ITERATIONS"], rows)
 
 

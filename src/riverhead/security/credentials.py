@@ -18,12 +18,27 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from riverhead.security.scram import MECHANISMS, ScramCredential
 
 log = logging.getLogger("riverhead.security.credentials")
 
 FILE = Path("security") / "users.json"
+
+
+class Credentials(Protocol):
+    """What SASL and the credential APIs need of a store (file or ZooKeeper)."""
+
+    def lookup(self, user: str, mechanism: str) -> ScramCredential | None: ...
+
+    def any_credential(self, user: str) -> tuple[str, ScramCredential] | None: ...
+
+    def describe(self) -> dict[str, dict[str, int]]: ...
+
+    def upsert(self, user: str, mechanism: str, credential: ScramCredential) -> None: ...
+
+    def delete(self, user: str, mechanism: str | None = None) -> bool: ...
 
 
 class CredentialStore:

@@ -21,23 +21,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from riverhead.broker.config import BrokerConfig, ConfigError
 from riverhead.log.partition import PartitionLog
 from riverhead.security.acl import FILE as ACL_FILE
 from riverhead.security.acl import AclError, AclStore
 from riverhead.security.authorizer import Authorizer, parse_super_users
-from riverhead.security.credentials import CredentialStore
+from riverhead.security.credentials import Credentials, CredentialStore
 from riverhead.security.encryption import BatchCipher, EncryptionError, Keyring, applies_to
 from riverhead.security.listeners import listener_setting
 from riverhead.security.quotas import byte_quota
 from riverhead.security.sasl import SUPPORTED
+from riverhead.security.zk_credentials import ZkCredentialStore
 
 
 class SecurityManager:
     def __init__(self, config: BrokerConfig, data_dir: Path | None) -> None:
         self.config = config
-        self.credentials = CredentialStore(
+        self.credentials: Credentials = CredentialStore(
             CredentialStore.in_log_dir(data_dir).path if data_dir is not None else None
         )
         # Salts answered for unknown users derive from this: stable within a run, so a
@@ -82,6 +84,10 @@ class SecurityManager:
             except EncryptionError as exc:
                 raise ConfigError(f"partition {topic}-{partition}: {exc}") from None
         plog.cipher = cipher
+
+    def use_zookeeper(self, client: Any) -> None:
+        """Cluster mode: SCRAM credentials live in ZooKeeper, shared by every broker."""
+        self.credentials = ZkCredentialStore(client)
 
     def mechanisms(self, listener: str) -> tuple[str, ...]:
         found = self._mechanisms.get(listener)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from riverhead.security.credentials import CredentialStore
+from riverhead.security.credentials import Credentials
 from riverhead.security.scram import MECHANISMS, ScramError, ScramServer, verify_password
 
 SUPPORTED = ("PLAIN", *MECHANISMS)
@@ -47,7 +47,7 @@ class PlainServer:
 
     mechanism = "PLAIN"
 
-    def __init__(self, store: CredentialStore) -> None:
+    def __init__(self, store: Credentials) -> None:
         self._store = store
         self.complete = False
         self.user = ""
@@ -87,7 +87,7 @@ class PlainServer:
 class _Scram:
     """Adapts :class:`ScramServer` to :class:`SaslServer` (ScramError -> SaslFailure)."""
 
-    def __init__(self, mechanism: str, store: CredentialStore, secret: bytes) -> None:
+    def __init__(self, mechanism: str, store: Credentials, secret: bytes) -> None:
         self.mechanism = mechanism
         self._server = ScramServer(mechanism, store.lookup, secret)
 
@@ -110,7 +110,7 @@ class _Scram:
             raise SaslFailure(str(exc)) from None
 
 
-def new_server(mechanism: str, store: CredentialStore, secret: bytes) -> SaslServer:
+def new_server(mechanism: str, store: Credentials, secret: bytes) -> SaslServer:
     """A server for ``mechanism`` (one of :data:`SUPPORTED`)."""
     if mechanism == "PLAIN":
         return PlainServer(store)
