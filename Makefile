@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 		{ echo "error: Python 3.11+ is needed (found $$($(PYTHON) --version)); hint: PYTHON=python3.11 make ..."; exit 1; }
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench,spark,console]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench,spark,console,otel]'
 	touch $(STAMP)
 
 # Debian packages the tests use: kcat (a real client), ZooKeeper (clusters) and chromium

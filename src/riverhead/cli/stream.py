@@ -12,6 +12,7 @@ when the run ends.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from typing import Annotated, Any
@@ -61,6 +62,10 @@ def run(
         str | None, typer.Option("--metrics-listener", metavar="http://HOST:PORT",
                                  help="Serve Prometheus /metrics there (riverhead.stream_metrics).")
     ] = None,
+    otel: Annotated[
+        bool, typer.Option("--otel", help="Export trace spans to OpenTelemetry (OTEL_* env; "
+                                          "needs the otel extra).")
+    ] = False,
 ) -> None:
     """Run the topology of APP in N worker processes until Ctrl-C/SIGTERM."""
     from riverhead.stream.errors import StreamError
@@ -78,6 +83,15 @@ def run(
             "APP must define build_topology() or `topology` (see docs/stream.md)",
         ) from None
     probe(s)
+    if otel:
+        try:
+            import opentelemetry.sdk  # noqa: F401
+        except ImportError:
+            raise CliError("INVALID_ARGUMENT", "--otel needs OpenTelemetry's SDK",
+                           "pip install 'riverhead[otel]'") from None
+        from riverhead.stream.runner import OTEL_ENV
+
+        os.environ[OTEL_ENV] = "1"  # the workers' runners read it (they inherit it)
     lock = threading.Lock()
 
     def on_event(event: dict[str, Any]) -> None:

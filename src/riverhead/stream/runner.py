@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -42,6 +43,7 @@ from riverhead.stream.tuples import DEFAULT_STREAM, Tuple
 log = logging.getLogger("riverhead.stream")
 MAX_ERRORS_KEPT = 1000
 MAX_TRACEBACKS_LOGGED = 5
+OTEL_ENV = "RIVERHEAD_STREAM_OTEL"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class RunConfig:
       tuples are GC-tracked objects that die young; at CPython's default (700) the
       collector scans most of them once, which costs ~25% of the per-tuple time. This is
       process-wide while the run lasts.
+    * ``otel`` (False): export the trace spans to OpenTelemetry (True: a provider set up
+      from the ``OTEL_*`` environment; or a ``TracerProvider``); also turned on by the
+      environment variable ``RIVERHEAD_STREAM_OTEL=1``. See :mod:`riverhead.stream.otel`
+      (imported only then; needs the ``otel`` extra).
     """
 
     acking: bool = True
@@ -80,6 +86,7 @@ class RunConfig:
     idle_sleep: float = 0.002
     gc_threshold: int | None = 10_000
     tracing: bool = True
+    otel: Any = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -178,6 +185,12 @@ class LocalRunner:
             (t for t in self.tasks if not t.is_spout), key=lambda t: (order[t.component], t.task_id)
         )
         self._tickers = [t for t in self.tasks if t.tick_interval]
+        otel = self.config.otel or os.environ.get(OTEL_ENV, "") not in ("", "0")
+        self._otel: Any = None
+        if otel:  # imports opentelemetry only when asked to
+            from riverhead.stream.otel import instrument
+
+            self._otel = instrument(self, otel)
         self._errors: list[TaskError] = []
         self._tracebacks_logged: dict[int, int] = {}
         self._stop = False
@@ -281,6 +294,8 @@ class LocalRunner:
                     inst.cleanup()  # type: ignore[attr-defined]
             except Exception as exc:
                 self._report(task, exc, None)
+        if self._otel is not None:
+            self._otel.flush()  # worker processes end without atexit handlers
 
     def _loop(
         self, until_idle: bool, deadline: float | None, until: Callable[[], bool] | None
