@@ -97,7 +97,10 @@ class ClientSecurity:
 
     @classmethod
     def inter_broker(cls, config: BrokerConfig) -> ClientSecurity | None:
-        """None when brokers talk PLAINTEXT to each other."""
+        """None when brokers talk PLAINTEXT to each other, or there are no other brokers
+        (no ``zookeeper.connect``: a single broker needs no credentials of its own)."""
+        if not config.get("zookeeper.connect").strip():
+            return None
         name = inter_broker_listener_name(config)
         protocol = protocol_map(config).get(name, SecurityProtocol.PLAINTEXT)
         if protocol == SecurityProtocol.PLAINTEXT:
