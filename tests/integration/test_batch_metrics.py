@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.broker_process import free_port
 from tests.support.metrics import Samples, scrape
+from tests.unit.batch.jobs import MapOnlyUpper
 from tests.unit.batch.test_metrics import check_against_report, parse, value
 
 pytestmark = pytest.mark.integration
@@ -161,3 +162,16 @@ def test_running_job_is_scraped_and_final_file_matches_report(tmp_path: Path) ->
     # The endpoint went away with the job.
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         scrape(url, timeout=2)
+
+
+def test_port_zero_serves_on_a_free_port_and_says_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("x y\n")
+    out = tmp_path / "out"
+    args = [str(corpus), "-o", str(out), "--runner", "inline"]
+    MapOnlyUpper([*args, "--metrics-listener", "http://127.0.0.1:0"]).run_job()
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("batch metrics: http://127.0.0.1:") and line.endswith("/metrics")
+    assert int(line.rsplit(":", 1)[1].split("/")[0]) > 0

@@ -1,7 +1,8 @@
 """Prometheus metrics of a batch job: a live endpoint and a final textfile.
 
 ``--metrics-listener http://host:port`` serves ``/metrics`` (and ``/v1/status/ready``,
-ready while the job runs) for as long as the job runs; ``--metrics-file PATH.prom``
+ready while the job runs) for as long as the job runs (port 0: any free port, printed on
+stderr); ``--metrics-file PATH.prom``
 writes the final figures in the Prometheus text format when the job ends (succeeded or
 failed), atomically (temporary file + rename), as node_exporter's textfile collector
 expects: short jobs end before any scrape, so the file is what Prometheus sees.
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -322,12 +324,14 @@ def serve(listener: str, metrics: BatchMetrics) -> Any:
 
     server = MetricsServer(registry, readiness)
     try:
-        server.start(*address)
+        port = server.start(*address)
     except OSError as exc:
         raise JobConfigError(
             f"--metrics-listener {listener}: cannot listen ({exc.strerror or exc})",
             "pick a free port",
         ) from None
+    if address[1] == 0:  # say which port "any free port" turned out to be
+        sys.stderr.write(f"batch metrics: http://{address[0]}:{port}/metrics\n")
     return server
 
 

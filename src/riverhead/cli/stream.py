@@ -132,6 +132,8 @@ def run(
         done.set()
         if exporter is not None:
             exporter.stop()
+        if otel:  # the workers had it; this process (perhaps a test's) must not keep it
+            os.environ.pop(OTEL_ENV, None)
     if stats:
         table()
     if code:
