@@ -59,6 +59,10 @@ def secure_cluster(tmp_path: Path) -> Iterator[SecureCluster]:
                 "ssl.truststore.location": str(pki.ca),
                 "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
                 "listener.name.internal.scram-sha-512.sasl.jaas.config": JAAS,
+                # ACLs in ZooKeeper; resources without ACLs stay open to PLAINTEXT clients
+                "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
+                "super.users": "User:broker",
+                "allow.everyone.if.no.acl.found": "true",
             }))
         for b in brokers:
             b.start()
@@ -126,6 +130,15 @@ def test_replication_over_sasl_ssl(
         "sasl.username": "alice", "sasl.password": "alice-pw",
     })
     assert topic in alice.list_topics(timeout=10).topics
+    # An ACL created through broker 1 applies on broker 3 (shared through ZooKeeper).
+    out = riverhead("-X", f"127.0.0.1:{internal[1]}", "--command-config", str(props),
+                    "acl", "create", "--deny-principal", "User:alice", "-o", "describe",
+                    "--topic", topic)
+    assert out.returncode == 0, out.stdout + out.stderr
+    deadline = time.monotonic() + 15
+    while topic in alice.list_topics(timeout=10).topics and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert topic not in alice.list_topics(timeout=10).topics
     logs = "".join(b.log_path.read_text() for b in brokers)
     assert "authenticated User:alice via SCRAM-SHA-512 on INTERNAL" in logs
     assert "authenticated User:broker via SCRAM-SHA-512 on INTERNAL" in logs

@@ -29,6 +29,7 @@ from riverhead.security.acl import (
     ResourceType,
 )
 from riverhead.security.session import ANONYMOUS
+from riverhead.security.zk_acls import ZkAclStore
 
 if TYPE_CHECKING:
     from riverhead.broker.request import Request
@@ -64,7 +65,10 @@ def parse_super_users(text: str) -> frozenset[str]:
 
 class Authorizer:
     def __init__(
-        self, store: AclStore, super_users: frozenset[str], allow_if_no_acl: bool = False
+        self,
+        store: AclStore | ZkAclStore,
+        super_users: frozenset[str],
+        allow_if_no_acl: bool = False,
     ) -> None:
         self.store = store
         self.super_users = super_users

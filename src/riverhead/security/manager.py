@@ -33,6 +33,7 @@ from riverhead.security.encryption import BatchCipher, EncryptionError, Keyring,
 from riverhead.security.listeners import listener_setting
 from riverhead.security.quotas import byte_quota
 from riverhead.security.sasl import SUPPORTED
+from riverhead.security.zk_acls import ZkAclStore
 from riverhead.security.zk_credentials import ZkCredentialStore
 
 
@@ -49,7 +50,7 @@ class SecurityManager:
         self.failed_auth_delay_ms = config.get_int("connection.failed.authentication.delay.ms")
         self.max_unauthenticated_frame = config.get_int("sasl.server.max.receive.size")
         self.authorizer: Authorizer | None = None
-        self.acls: AclStore | None = None
+        self.acls: AclStore | ZkAclStore | None = None
         name = config.get("authorizer.class.name").strip()
         if name:
             try:
@@ -86,8 +87,12 @@ class SecurityManager:
         plog.cipher = cipher
 
     def use_zookeeper(self, client: Any) -> None:
-        """Cluster mode: SCRAM credentials live in ZooKeeper, shared by every broker."""
+        """Cluster mode: SCRAM credentials and ACLs live in ZooKeeper, shared by every
+        broker."""
         self.credentials = ZkCredentialStore(client)
+        if self.authorizer is not None:
+            self.acls = ZkAclStore(client)
+            self.authorizer.store = self.acls
 
     def mechanisms(self, listener: str) -> tuple[str, ...]:
         found = self._mechanisms.get(listener)

@@ -89,3 +89,25 @@ def test_a_concurrent_writer_is_retried_not_lost() -> None:
     zk.set = racing_set  # type: ignore[method-assign]
     store.upsert("bob", "SCRAM-SHA-512", make_credential("SCRAM-SHA-512", "b", 4096))
     assert raced and set(store.describe()["bob"]) == {"SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+
+def test_zk_acl_store_shares_bindings_with_compare_and_set() -> None:
+    from riverhead.security.acl import (
+        AclBinding,
+        AclFilter,
+        Operation,
+        PatternType,
+        Permission,
+        ResourceType,
+    )
+    from riverhead.security.zk_acls import ZkAclStore
+
+    zk = FakeZk()
+    a, b = ZkAclStore(zk), ZkAclStore(zk)  # two brokers
+    binding = AclBinding(ResourceType.TOPIC, "t", PatternType.LITERAL, "User:x", "*",
+                         Operation.READ, Permission.ALLOW)
+    assert b.index.bindings == ()  # not connected yet: nothing allowed but super users
+    a.add([binding, binding])
+    assert b.all() == (binding,) and a.index.applicable(ResourceType.TOPIC, "t") == [binding]
+    assert b.remove(AclFilter(principal="User:x")) == [binding]
+    assert a.all() == ()
