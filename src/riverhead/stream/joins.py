@@ -27,7 +27,7 @@ from typing import Any
 from riverhead.stream.components import Context, Spout
 from riverhead.stream.formats import Format, check_format, decode
 from riverhead.stream.kafka import resolve_brokers
-from riverhead.stream.operators import FIELDS, LATE_STREAM, KeyByStep, Step
+from riverhead.stream.operators import FIELDS, LATE_STREAM, KeyByStep, KeyedStep, Step
 from riverhead.stream.stateful import PartitionedState, RecordingStore
 from riverhead.stream.tuples import Tuple
 
@@ -52,7 +52,7 @@ def _identity(value: Any) -> Any:
     return value
 
 
-class JoinStep(Step):
+class JoinStep(KeyedStep):
     streams = {LATE_STREAM: FIELDS}
 
     def __init__(self, name: str, within_ms: int, fn: Callable[[Any, Any], Any], *,
@@ -69,15 +69,17 @@ class JoinStep(Step):
 
     def open_step(self, context: Context) -> None:
         self.state = PartitionedState(context, self.store_kind, self._opened,
-                                      self.changelog_brokers, standby=self.standby)
+                                      self.changelog_brokers, standby=self.standby,
+                                      on_partition=self.on_partition)
         self.late = 0
         self.joined = 0
         self._purged_at = self.wm
 
     def _opened(self, p: int, store: RecordingStore) -> None:
         saved = store.get(("wm",))
-        if saved:
-            self.tracker.restore(saved, self.now())
+        if saved:  # this partition's channels (each owned partition has its snapshot)
+            mine = {c: w for c, w in saved.items() if c.endswith(f"|{p}")}
+            self.tracker.restore(mine, self.now())
             self.cur = self.tracker.current(self.now())
 
     def on_record(self, tup: Tuple) -> None:

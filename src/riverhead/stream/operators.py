@@ -84,6 +84,9 @@ class Step(Bolt):
 
     cur: int = NO_WATERMARK
     """The watermark as of the tuple being processed (computed once per tuple)."""
+    data_carries_watermark = True
+    """Whether an emitted record tells every downstream task the watermark (False when
+    records are routed by key: only punctuations reach every partition)."""
 
     def process(self, tup: Tuple) -> None:
         v = tup.values
@@ -109,7 +112,7 @@ class Step(Bolt):
             anchors: Tuple | None, stream: str = "default") -> None:
         wm = self.cur
         self.emit((key, value, ts, wm, self.channel, src, off), anchors=anchors, stream=stream)
-        if stream == "default" and wm > self.out_wm:
+        if stream == "default" and wm > self.out_wm and self.data_carries_watermark:
             self.out_wm = wm
 
     def maybe_punctuate(self, force: bool = False) -> None:
@@ -126,6 +129,67 @@ class Step(Bolt):
         self.wm  # noqa: B018  (refreshes self.cur: inputs may have gone idle)
         self.on_watermark(None)
         self.maybe_punctuate(force=True)
+
+
+class KeyedStep(Step):
+    """Base of stateful steps fed through a repartition topic (or a fields grouping).
+
+    Order holds only per partition of that topic, and an upstream task's punctuations go
+    to every partition: a punctuation read from partition 0 says nothing about records
+    still queued in partition 1. So the watermark channel here is (upstream task,
+    partition): ``"<wch>|<p>"``, and channels of the partitions this task owns are
+    expected from the moment they are assigned. Subclasses set ``self.state`` (a
+    :class:`~riverhead.stream.stateful.PartitionedState`) in ``open_step``, passing
+    :meth:`on_partition`.
+    """
+
+    state: Any
+
+    def prepare(self, context: Context) -> None:
+        inputs, self.inputs = self.inputs, []  # channels are registered per partition
+        super().prepare(context)
+        self.inputs = inputs
+        if self.state.assigned is None:  # one partition, always owned
+            self.on_partition(0, True)
+
+    def expected_channels(self) -> list[str]:
+        context = self.context
+        out = []
+        for upstream, every_worker in self.inputs:
+            workers = range(context.worker_count) if every_worker else [context.worker_index]
+            out += [f"{upstream}@{w}.0" for w in workers]
+        return out
+
+    def on_partition(self, p: int, assigned: bool) -> None:
+        now = self.now()
+        for channel in self.expected_channels():
+            if assigned:
+                self.tracker.advance(f"{channel}|{p}", NO_WATERMARK, now)
+            else:
+                self.tracker.forget(f"{channel}|{p}")
+        if not assigned:  # upstream tasks not in the expected list (more workers)
+            for channel in list(self.tracker.snapshot()):
+                if channel.endswith(f"|{p}"):
+                    self.tracker.forget(channel)
+
+    def process(self, tup: Tuple) -> None:
+        v = tup.values
+        now = self.now()
+        state = self.state
+        p = state.partition(v[0])
+        if not state.owns(p):
+            state.skipped += 1
+            self.ack(tup)
+            return
+        tracker = self.tracker
+        tracker.advance(f"{v[4]}|{p}", v[3], now)
+        self.cur = tracker.current(now)
+        if v[2] is None:
+            self.on_watermark(tup)
+            self.ack(tup)
+        else:
+            self.on_record(tup)
+        self.maybe_punctuate()
 
 
 class SourceStep(Step):
@@ -213,6 +277,8 @@ class MapStep(Step):
 
 class KeyByStep(MapStep):
     """Sets the key; punctuations go to every partition and task downstream."""
+
+    data_carries_watermark = False
 
     def __init__(self, name: str, fn: Fn, downstream: Sequence[str], **kw: Any) -> None:
         super().__init__(name, fn, "map_key", **kw)

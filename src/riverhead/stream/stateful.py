@@ -99,8 +99,10 @@ class PartitionedState:
     def __init__(self, context: Context, kind: str,
                  on_open: Callable[[int, RecordingStore], None],
                  changelog_brokers: str | None = None, state_dir: str | None = None,
-                 standby: bool = False) -> None:
+                 standby: bool = False,
+                 on_partition: Callable[[int, bool], None] | None = None) -> None:
         self.context = context
+        self.on_partition = on_partition
         self.kind = kind
         self.on_open = on_open
         self.stores: dict[int, RecordingStore] = {}
@@ -150,6 +152,8 @@ class PartitionedState:
             # restores: the group's (eager) rebalance waits for this callback.
             self.writer.flush()
         for p in mine:
+            if self.on_partition is not None:
+                self.on_partition(p, assigned)
             if assigned:
                 self.assigned.add(p)
             else:

@@ -91,6 +91,12 @@ class WatermarkTracker:
             self._last = wm
         return self._last
 
+    def forget(self, channel: str) -> None:
+        """Stop tracking ``channel`` (its input moved elsewhere)."""
+        if self._channels.pop(channel, None) is not None:
+            self._seen.pop(channel, None)
+            self._dirty = True
+
     def channel(self, name: str) -> int:
         """``name``'s watermark (``NO_WATERMARK`` if never seen)."""
         return self._channels.get(name, NO_WATERMARK)

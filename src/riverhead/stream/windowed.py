@@ -23,7 +23,7 @@ from typing import Any
 
 from riverhead.stream.aggregations import Aggregation
 from riverhead.stream.components import Context
-from riverhead.stream.operators import FIELDS, LATE_STREAM, Step
+from riverhead.stream.operators import FIELDS, LATE_STREAM, KeyedStep
 from riverhead.stream.stateful import PartitionedState, RecordingStore
 from riverhead.stream.tuples import Tuple
 from riverhead.stream.windowing import WindowOperator, WindowResult
@@ -32,7 +32,7 @@ from riverhead.stream.windows import Assigner
 log = logging.getLogger("riverhead.stream.windowed")
 
 
-class WindowStep(Step):
+class WindowStep(KeyedStep):
     streams = {LATE_STREAM: FIELDS}
 
     def __init__(self, name: str, assigner: Assigner, aggregation: Aggregation, *,
@@ -52,7 +52,8 @@ class WindowStep(Step):
     def open_step(self, context: Context) -> None:
         self.ops: dict[int, WindowOperator] = {}
         self.state = PartitionedState(context, self.store_kind, self._opened,
-                                      self.changelog_brokers, self.state_dir, self.standby)
+                                      self.changelog_brokers, self.state_dir, self.standby,
+                                      self.on_partition)
         self._saved_wm: dict[str, int] = {}
         self._last_save = 0.0
         self.late = 0
@@ -62,8 +63,9 @@ class WindowStep(Step):
         op = WindowOperator(self.assigner, self.aggregation, self.lateness, store, self.early)
         op.load()
         saved = store.get(("wm",))
-        if saved:
-            self.tracker.restore(saved, self.now())
+        if saved:  # this partition's channels (each owned partition has its snapshot)
+            mine = {c: w for c, w in saved.items() if c.endswith(f"|{p}")}
+            self.tracker.restore(mine, self.now())
             # the record that caused this restore must be judged by the restored watermark
             self.cur = self.tracker.current(self.now())
         self.ops[p] = op
