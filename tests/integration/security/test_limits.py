@@ -122,3 +122,50 @@ def test_produce_and_fetch_quotas_return_throttle_time(tmp_path: Path) -> None:
         assert produced_throttle
     finally:
         broker.stop()
+
+
+def test_session_lifetime_and_reauthentication(tmp_path: Path) -> None:
+    """connections.max.reauth.ms (KIP-368): the lifetime is announced; after it only a
+    re-authentication passes, and one as another user closes the connection."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "b"
+    for user in ("ann", "bob"):
+        subprocess.run(
+            [sys.executable, "-m", "riverhead", "user", "create", user, "--password", "pw",
+             "--data-dir", str(data / "logs")], check=True, capture_output=True, timeout=60,
+        )
+    port = free_port()
+    broker = BrokerProcess(data, port=port, settings={
+        "listeners": f"SASL_PLAINTEXT://127.0.0.1:{port}", "connections.max.reauth.ms": "1000",
+    })
+    broker.start()
+    try:
+        def login(c: RawClient, user: str) -> int:
+            assert int(c.call(17, 1, mechanism="PLAIN").error_code) == 0
+            resp = c.call(36, 1, auth_bytes=f"\0{user}\0pw".encode())
+            assert int(resp.error_code) == 0
+            return int(resp.session_lifetime.total_seconds() * 1000)
+
+        with RawClient(broker.bootstrap) as c:
+            assert login(c, "ann") == 1000
+            time.sleep(1.2)  # past the lifetime
+            assert login(c, "ann") == 1000  # re-authentication is allowed...
+            assert len(c.call(3, 1, topics=None).brokers) == 1  # ...and renews the session
+        with RawClient(broker.bootstrap) as c:
+            login(c, "ann")
+            time.sleep(1.2)
+            c.send_frame(b"\x00\x03\x00\x01\x00\x00\x00\x09\xff\xff\xff\xff\xff\xff")
+            assert c.wait_closed(timeout=5)  # expired: anything else closes the connection
+        with RawClient(broker.bootstrap) as c:
+            login(c, "ann")
+            assert int(c.call(17, 1, mechanism="PLAIN").error_code) == 0
+            resp = c.call(36, 1, auth_bytes=b"\0bob\0pw")  # a different principal
+            assert int(resp.error_code) == 58
+            assert c.wait_closed(timeout=5)
+        log = broker.log_path.read_text()
+        assert "expired (connections.max.reauth.ms)" in log
+        assert "re-authentication as User:bob on a session of User:ann" in log
+    finally:
+        broker.stop()

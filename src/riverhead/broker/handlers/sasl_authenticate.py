@@ -43,7 +43,7 @@ class DelayedFailure(DelayedOperation):
 
 def _failure(state: BrokerState, request: Request, message: str) -> Reply:
     reply = {"error_code": ErrorCode.SASL_AUTHENTICATION_FAILED, "error_message": message,
-             "auth_bytes": b"", "session_lifetime_ms": 0}
+             "auth_bytes": b"", "session_lifetime": 0}
     delay = state.security.failed_auth_delay_ms
     if delay <= 0:
         request.conn.eof = True
@@ -81,4 +81,4 @@ def handle(state: BrokerState, request: Request) -> Reply:
         if not authenticated(request.conn, session, server.user, lifetime):
             return _failure(state, request, "Cannot change principals during re-authentication")
     return {"error_code": 0, "error_message": None, "auth_bytes": reply,
-            "session_lifetime_ms": lifetime}
+            "session_lifetime": lifetime}
