@@ -2,10 +2,11 @@
 
 A PLAINTEXT listener gets no factory — the engine's plain :class:`Connection` — unless
 the broker has several listeners (connections must then know their listener, so that
-Metadata answers with that listener's endpoints) or needs a principal on every
-connection (an authorizer or quotas are configured). TLS listeners wrap the accepted
-socket in a server-side ``SSLSocket`` whose handshake the engine drives; SASL listeners
-attach a :class:`Session` that the dispatcher gates until authentication succeeds.
+Metadata answers with that listener's endpoints). PLAINTEXT connections carry no session:
+the authorizer and quotas see them as ``User:ANONYMOUS`` from their address. TLS listeners
+wrap the accepted socket in a server-side ``SSLSocket`` whose handshake the engine drives;
+SASL listeners attach a :class:`Session` that the dispatcher gates until authentication
+succeeds.
 """
 
 from __future__ import annotations
