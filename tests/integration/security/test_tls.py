@@ -34,7 +34,7 @@ def test_mutual_tls_round_trip(secure_broker: SecureBroker, client: str, topic_n
     assert got == VALUES
 
 
-@pytest.mark.parametrize("client", ["confluent", "kafka-python", "kcat"])
+@pytest.mark.parametrize("client", CLIENTS)
 def test_foreign_ca_client_certificate_is_refused(secure_broker: SecureBroker, client: str) -> None:
     pki = secure_broker.pki
     creds = Creds("SSL", ca=pki.ca, cert=pki.foreign_cert, key=pki.foreign_key)
