@@ -29,6 +29,7 @@ from riverhead.stream.formats import Format, check_format, decode
 from riverhead.stream.kafka import resolve_brokers
 from riverhead.stream.operators import FIELDS, LATE_STREAM, KeyByStep, KeyedStep, Step
 from riverhead.stream.stateful import PartitionedState, RecordingStore
+from riverhead.stream.time import NO_WATERMARK
 from riverhead.stream.tuples import Tuple
 
 TABLE_FIELDS = ("key", "value")
@@ -73,14 +74,12 @@ class JoinStep(KeyedStep):
                                       on_partition=self.on_partition)
         self.late = 0
         self.joined = 0
-        self._purged_at = self.wm
+        self._purged_at = NO_WATERMARK
 
     def _opened(self, p: int, store: RecordingStore) -> None:
         saved = store.get(("wm",))
-        if saved:  # this partition's channels (each owned partition has its snapshot)
-            mine = {c: w for c, w in saved.items() if c.endswith(f"|{p}")}
-            self.tracker.restore(mine, self.now())
-            self.cur = self.tracker.current(self.now())
+        if saved:  # the partition's watermark channels, as its last owner saw them
+            self.tracker_of(p).restore(saved, self.now())
 
     def on_record(self, tup: Tuple) -> None:
         key, (side, value), ts, _wm, _c, src, off = tup.values
@@ -88,7 +87,7 @@ class JoinStep(KeyedStep):
         p = state.partition(key)
         if state.owns(p):
             state.store(p)  # restored first: its saved watermark judges lateness
-        wm = self.cur
+        wm = self.wm_of(p)
         if ts < wm - self.lateness:
             self.late += 1
             self.out(key, value, ts, src, off, tup, stream=LATE_STREAM)
@@ -125,10 +124,10 @@ class JoinStep(KeyedStep):
         if tup is not None or wm <= self._purged_at:
             return
         self._purged_at = wm
-        horizon = wm - self.within - self.lateness
-        snap = self.tracker.snapshot()
         for p, store in list(self.state.stores.items()):
-            store.put(("wm",), snap)  # a restored partition keeps judging lateness alike
+            horizon = self.wm_of(p) - self.within - self.lateness
+            # a restored partition keeps judging lateness alike
+            store.put(("wm",), self.tracker_of(p).snapshot())
             for skey, entries in store.items():
                 if skey[0] != "j":
                     continue

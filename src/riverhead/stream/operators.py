@@ -136,9 +136,11 @@ class KeyedStep(Step):
 
     Order holds only per partition of that topic, and an upstream task's punctuations go
     to every partition: a punctuation read from partition 0 says nothing about records
-    still queued in partition 1. So the watermark channel here is (upstream task,
-    partition): ``"<wch>|<p>"``, and channels of the partitions this task owns are
-    expected from the moment they are assigned. Subclasses set ``self.state`` (a
+    still queued in partition 1. And state lives per partition. So each owned partition
+    ``p`` has its own watermark (:meth:`wm_of`): the minimum over the upstream tasks'
+    channels *as read from p*, expected from the moment ``p`` is assigned. Lateness and
+    firing of ``p``'s windows use it; the task's own watermark (stamped on what it emits)
+    is the minimum over its partitions. Subclasses set ``self.state`` (a
     :class:`~riverhead.stream.stateful.PartitionedState`) in ``open_step``, passing
     :meth:`on_partition`.
     """
@@ -147,6 +149,7 @@ class KeyedStep(Step):
 
     def prepare(self, context: Context) -> None:
         inputs, self.inputs = self.inputs, []  # channels are registered per partition
+        self.partition_wm: dict[int, WatermarkTracker] = {}
         super().prepare(context)
         self.inputs = inputs
         if self.state.assigned is None:  # one partition, always owned
@@ -161,29 +164,48 @@ class KeyedStep(Step):
         return out
 
     def on_partition(self, p: int, assigned: bool) -> None:
+        # A revoked partition's tracker is kept: if the partition comes back (an eager
+        # rebalance revokes and reassigns everything), its watermark must not restart
+        # from nothing, or an upstream worker that died would hold it there until idle.
+        if not assigned:
+            return
+        tracker = self.partition_wm.get(p) or WatermarkTracker(0, self.idle_timeout)
         now = self.now()
         for channel in self.expected_channels():
-            if assigned:
-                self.tracker.advance(f"{channel}|{p}", NO_WATERMARK, now)
-            else:
-                self.tracker.forget(f"{channel}|{p}")
-        if not assigned:  # upstream tasks not in the expected list (more workers)
-            for channel in list(self.tracker.snapshot()):
-                if channel.endswith(f"|{p}"):
-                    self.tracker.forget(channel)
+            tracker.advance(channel, NO_WATERMARK, now)
+        self.partition_wm[p] = tracker
+
+    def tracker_of(self, p: int) -> WatermarkTracker:
+        tracker = self.partition_wm.get(p)
+        if tracker is None:
+            self.on_partition(p, True)
+            tracker = self.partition_wm[p]
+        return tracker
+
+    def wm_of(self, p: int) -> int:
+        """Partition ``p``'s watermark now."""
+        return self.tracker_of(p).current(self.now())
+
+    @property
+    def wm(self) -> int:
+        now = self.now()
+        owns = self.state.owns
+        wms = [t.current(now) for p, t in self.partition_wm.items() if owns(p)]
+        wm = min(wms) if wms else NO_WATERMARK
+        if wm > self.cur:
+            self.cur = wm
+        return self.cur
 
     def process(self, tup: Tuple) -> None:
         v = tup.values
-        now = self.now()
         state = self.state
         p = state.partition(v[0])
         if not state.owns(p):
             state.skipped += 1
             self.ack(tup)
             return
-        tracker = self.tracker
-        tracker.advance(f"{v[4]}|{p}", v[3], now)
-        self.cur = tracker.current(now)
+        self.tracker_of(p).advance(v[4], v[3], self.now())
+        self.wm  # noqa: B018  (refreshes self.cur)
         if v[2] is None:
             self.on_watermark(tup)
             self.ack(tup)
@@ -213,11 +235,13 @@ class SourceStep(Step):
     def _on_assignment(self, group: str, parts: list[tuple[str, int]], assigned: bool) -> None:
         # A newly assigned partition holds the watermark back until its first record
         # (or its idle timeout): a consumer may fetch one partition's whole backlog first.
-        if assigned:
-            now = self.now()
-            for topic, p in parts:
-                if topic in self.topics:
+        now = self.now()
+        for topic, p in parts:
+            if topic in self.topics:
+                if assigned:
                     self.partitions.advance(f"{topic}:{p}", NO_WATERMARK, now)
+                else:  # read elsewhere now: holding the watermark back would stall it
+                    self.partitions.forget(f"{topic}:{p}")
 
     def cleanup(self) -> None:
         if self._on_assignment in kafka.ASSIGNMENT_LISTENERS:

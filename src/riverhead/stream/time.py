@@ -28,6 +28,8 @@ from collections.abc import Mapping
 NO_WATERMARK = -(2**62)
 """The watermark before anything was seen (every window is open)."""
 MAX_WATERMARK = 2**62
+LAST = "*"
+"""The key of the combined watermark in :meth:`WatermarkTracker.snapshot`."""
 """End of input: every window fires (bounded test sources send it when exhausted)."""
 
 
@@ -102,11 +104,18 @@ class WatermarkTracker:
         return self._channels.get(name, NO_WATERMARK)
 
     def snapshot(self) -> dict[str, int]:
-        """Every channel's watermark (to persist with a task's state)."""
-        return dict(self._channels)
+        """Every channel's watermark, and the combined one under :data:`LAST` (to persist
+        with a task's state)."""
+        return {**self._channels, LAST: self._last}
 
     def restore(self, channels: Mapping[str, int], now: float) -> None:
-        """Merge persisted channel watermarks (the maximum of old and new wins)."""
+        """Merge persisted channel watermarks (the maximum of old and new wins); the
+        combined watermark does not go below the persisted one (a partition's watermark
+        never decreases, whichever task owns it)."""
+        channels = dict(channels)
+        last = channels.pop(LAST, NO_WATERMARK)
+        if last > self._last:
+            self._last = last
         for channel, wm in channels.items():
             if wm > self._channels.get(channel, NO_WATERMARK):
                 self._channels[channel] = int(wm)

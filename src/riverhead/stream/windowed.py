@@ -25,6 +25,7 @@ from riverhead.stream.aggregations import Aggregation
 from riverhead.stream.components import Context
 from riverhead.stream.operators import FIELDS, LATE_STREAM, KeyedStep
 from riverhead.stream.stateful import PartitionedState, RecordingStore
+from riverhead.stream.time import NO_WATERMARK
 from riverhead.stream.tuples import Tuple
 from riverhead.stream.windowing import WindowOperator, WindowResult
 from riverhead.stream.windows import Assigner
@@ -54,7 +55,7 @@ class WindowStep(KeyedStep):
         self.state = PartitionedState(context, self.store_kind, self._opened,
                                       self.changelog_brokers, self.state_dir, self.standby,
                                       self.on_partition)
-        self._saved_wm: dict[str, int] = {}
+        self._saved_wm: dict[int, dict[str, int]] = {}
         self._last_save = 0.0
         self.late = 0
         self.fired = 0
@@ -63,11 +64,8 @@ class WindowStep(KeyedStep):
         op = WindowOperator(self.assigner, self.aggregation, self.lateness, store, self.early)
         op.load()
         saved = store.get(("wm",))
-        if saved:  # this partition's channels (each owned partition has its snapshot)
-            mine = {c: w for c, w in saved.items() if c.endswith(f"|{p}")}
-            self.tracker.restore(mine, self.now())
-            # the record that caused this restore must be judged by the restored watermark
-            self.cur = self.tracker.current(self.now())
+        if saved:  # the partition's watermark channels, as its last owner saw them
+            self.tracker_of(p).restore(saved, self.now())
         self.ops[p] = op
 
     def on_record(self, tup: Tuple) -> None:
@@ -80,7 +78,10 @@ class WindowStep(KeyedStep):
             return
         store = state.store(p)
         op = self.ops[p]
-        wm = self.cur
+        wm = self.wm_of(p)
+        if wm == NO_WATERMARK and log.isEnabledFor(logging.DEBUG):  # no watermark yet
+            log.debug("%s: record %s:%s ts %d counted at partition %d watermark %d (%s)",
+                      self.name, src, off, ts, p, wm, self.tracker_of(p).snapshot())
         results, late = op.add(key, ts, value, wm, src, off)
         changes = store.take()
         if late:
@@ -88,7 +89,7 @@ class WindowStep(KeyedStep):
             self.out(key, value, ts, src, off, tup, stream=LATE_STREAM)
         for r in results:
             self._emit_result(r, tup)
-        self._fire(wm, tup)
+        self._fire(tup)
         if changes:
             def done(error: str | None) -> None:
                 if error is None:
@@ -106,9 +107,9 @@ class WindowStep(KeyedStep):
             for p in [p for p in self.ops if p not in self.state.stores]:
                 del self.ops[p]
 
-    def _fire(self, wm: int, anchor: Tuple | None) -> None:
+    def _fire(self, anchor: Tuple | None) -> None:
         for p, op in self.ops.items():
-            results = op.advance(wm)
+            results = op.advance(self.wm_of(p))
             for r in results:
                 self._emit_result(r, anchor)
             if results or op.store.changes:  # type: ignore[attr-defined]
@@ -122,18 +123,18 @@ class WindowStep(KeyedStep):
 
     def on_watermark(self, tup: Tuple | None) -> None:
         self._drop_revoked()
-        self._fire(self.cur, tup)
+        self._fire(tup)
         self.state.poll()
         now = time.monotonic()
         if tup is None and now - self._last_save >= 1.0:
             self._last_save = now
-            snap = self.tracker.snapshot()
-            log.debug("%s: watermark %d, channels %s, open windows %d", self.name, self.cur,
-                      snap, sum(op.open_windows() for op in self.ops.values()))
-            if snap != self._saved_wm:
-                self._saved_wm = snap
-                for p, op in self.ops.items():
-                    op.store.put(("wm",), snap)
+            snaps = {p: self.tracker_of(p).snapshot() for p in self.ops}
+            log.debug("%s: watermark %d, per partition %s, open windows %d", self.name,
+                      self.cur, snaps, sum(op.open_windows() for op in self.ops.values()))
+            for p, op in self.ops.items():
+                if snaps[p] != self._saved_wm.get(p):
+                    self._saved_wm[p] = snaps[p]
+                    op.store.put(("wm",), snaps[p])
                     self.state.commit(p, _ignore)
 
     def extra_metrics(self) -> dict[str, float]:
