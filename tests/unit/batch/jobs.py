@@ -174,9 +174,12 @@ class FrozenInherited(MapReduceJob):
     runner freezes the parent's objects while it forks its workers)."""
 
     def mapper(self, _: Any, line: str) -> Iterator[tuple[str, int]]:
-        import gc
+        # Counted once per worker: get_freeze_count() walks the whole frozen list.
+        if not hasattr(self, "_frozen"):
+            import gc
 
-        yield "frozen", gc.get_freeze_count()
+            self._frozen = gc.get_freeze_count()
+        yield "frozen", self._frozen
 
     def reducer(self, key: str, counts: Iterable[int]) -> Iterator[tuple[str, int]]:
         yield key, min(counts)
