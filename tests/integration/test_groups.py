@@ -511,7 +511,8 @@ def test_group_life_cycle(
     # 1. One member reads everything.
     first = send("a", 20)
     c1 = members.start(client, bs, topic_name, group)
-    wait_owns_all(c1, "the only member owns every partition")
+    # A first join also waits for the client's start-up: slow on a loaded machine.
+    wait_owns_all(c1, "the only member owns every partition", 2 * WAIT_S)
     wait_consumed([c1], first, "the only member")
 
     # 2. A second member joins: the partitions are split.
