@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.broker_process import free_port
+from tests.support.clients import wait_until
 from tests.support.metrics import scrape, value
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -45,8 +46,13 @@ def test_cluster_up_serves_metrics_on_known_ports(tmp_path: Path) -> None:
     try:
         urls = [f"http://127.0.0.1:{metrics + i}" for i in range(2)]
         assert "metrics: " + ", ".join(f"{u}/metrics" for u in urls) in up.stdout
-        controllers = [value(scrape(u), "riverhead_active_controller") for u in urls]
-        assert sorted(controllers) == [0, 1]
+        # `cluster up` returns once the brokers answer; the controller election may still
+        # be under way, so wait for it (a quorum of one controller, never two).
+        def controllers() -> list[float]:
+            return sorted(value(scrape(u), "riverhead_active_controller") for u in urls)
+
+        wait_until(lambda: sum(controllers()) >= 1, "a controller elected", 30.0)
+        assert controllers() == [0, 1]
         health = riverhead("-X", f"127.0.0.1:{base}", "cluster", "health", "--expect-brokers", "2")
         assert health.returncode == 0, health.stdout + health.stderr
         assert f"ready ({urls[0]}/v1/status/ready)" in health.stdout
