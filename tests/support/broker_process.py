@@ -23,8 +23,48 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class ChildProcess:
+    """What the broker fixtures share (Riverhead's and the reference Kafka's): a child
+    process ``proc`` stopped by PID, writing to ``log_path``."""
+
+    proc: subprocess.Popen[bytes] | None
+
+    @property
+    def log_path(self) -> Path:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return f"(no log at {self.log_path})"
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM (a graceful stop), SIGKILL after ``timeout``; the exit code, or None if
+        it was never started."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def kill(self) -> None:
+        """kill -9: nothing flushed (a crash)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
 @dataclass
-class BrokerProcess:
+class BrokerProcess(ChildProcess):
     """A broker child process; ``bootstrap`` is ``127.0.0.1:<port>``."""
 
     data_dir: Path
@@ -76,33 +116,6 @@ class BrokerProcess:
                 time.sleep(0.05)
         raise TimeoutError(f"broker not listening after {timeout}s:\n{self.log_tail()}")
 
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no broker log)"
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM (graceful: flush, clean-shutdown marker), SIGKILL after ``timeout``."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-
-    def kill(self) -> None:
-        """kill -9: no flush, no marker (a crash)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     def restart(self, timeout: float = 30.0) -> BrokerProcess:
         self.stop()

@@ -16,14 +16,13 @@ Not thread-safe: one test process owns a ``KafkaProcess``.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.broker_process import free_port
+from tests.support.broker_process import ChildProcess, free_port
 
 INTEROP = Path(__file__).resolve().parents[2] / "interop"
 FETCH = INTEROP / "fetch.sh"
@@ -51,7 +50,7 @@ def ensure_jars(timeout: float = 600.0) -> None:
 
 
 @dataclass
-class KafkaProcess:
+class KafkaProcess(ChildProcess):
     """One Apache Kafka KRaft node; ``bootstrap`` is ``127.0.0.1:<port>``.
 
     ``settings`` are extra ``server.properties`` entries (override the script's).
@@ -76,11 +75,6 @@ class KafkaProcess:
     def log_dir(self) -> Path:
         """Kafka's ``log.dirs``: ``<topic>-<partition>/`` directories of segments."""
         return self.data_dir / "logs"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
 
     def start(self, timeout: float = 90.0) -> KafkaProcess:
         ensure_jars()
@@ -121,27 +115,9 @@ class KafkaProcess:
         self.kill()
         raise KafkaUnavailable(f"Apache Kafka not ready after {timeout}s:\n{self.log_tail()}")
 
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no Kafka log)"
-
     def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM (controlled shutdown), SIGKILL after ``timeout``."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        """SIGTERM (Kafka's controlled shutdown), SIGKILL after ``timeout``."""
+        return super().stop(timeout)
 
 
 def main() -> int:
