@@ -44,6 +44,7 @@ from prometheus_client.core import (
     Metric,
 )
 
+from riverhead.group_lag_metrics import GroupOffsets, group_lag_families
 from riverhead.protocol.apis import api_name
 
 if TYPE_CHECKING:
@@ -383,53 +384,16 @@ class BrokerCollector:
         for name, n in sorted(by_state.items()):
             states.add_metric([name], n)
         yield states
-        members = GaugeMetricFamily(
-            "kafka_consumergroup_members", "Members of a consumer group", labels=["consumergroup"]
-        )
-        current = GaugeMetricFamily(
-            "kafka_consumergroup_current_offset",
-            "Committed offset of a consumer group in a partition",
-            labels=["consumergroup", "topic", "partition"],
-        )
-        lag = GaugeMetricFamily(
-            "kafka_consumergroup_lag",
-            "Lag of a consumer group in a partition: high watermark - committed offset",
-            labels=["consumergroup", "topic", "partition"],
-        )
-        current_sum = GaugeMetricFamily(
-            "kafka_consumergroup_current_offset_sum",
-            "Sum of the group's committed offsets over a topic's partitions",
-            labels=["consumergroup", "topic"],
-        )
-        lag_sum = GaugeMetricFamily(
-            "kafka_consumergroup_lag_sum",
-            "Sum of the group's lag over a topic's partitions",
-            labels=["consumergroup", "topic"],
-        )
         series = sum(len(g.committed) for g in groups)
-        per_partition = series <= self.metrics.partition_series_max
+        offsets = []
         for g in groups:
-            members.add_metric([g.group], g.members)
-            sums: dict[str, list[int]] = {}
-            for (topic, index), offset in sorted(g.committed.items()):
+            rows = []
+            for (topic, index), offset in g.committed.items():
                 part = self.state.partitions.get((topic, index))
-                if part is None:
-                    continue  # no replica here: lag unknown on this broker
-                behind = max(part.log.high_watermark - offset, 0)
-                acc = sums.setdefault(topic, [0, 0])
-                acc[0] += offset
-                acc[1] += behind
-                if per_partition:
-                    labels = [g.group, topic, str(index)]
-                    current.add_metric(labels, offset)
-                    lag.add_metric(labels, behind)
-            for topic, (offsets, behind) in sorted(sums.items()):
-                current_sum.add_metric([g.group, topic], offsets)
-                lag_sum.add_metric([g.group, topic], behind)
-        yield members
-        if per_partition:
-            yield from (current, lag)
-        yield from (current_sum, lag_sum)
+                if part is not None:  # no replica here: lag unknown on this broker
+                    rows.append((topic, index, offset, part.log.high_watermark))
+            offsets.append(GroupOffsets(g.group, g.members, rows))
+        yield from group_lag_families(offsets, series <= self.metrics.partition_series_max)
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from riverhead.cli.errors import CliError
 from riverhead.console.kafka import ClusterView
+from riverhead.group_lag_metrics import GroupOffsets, group_lag_families
 
 log = logging.getLogger("riverhead.console")
 
 TP = ["topic", "partition"]
-GTP = ["consumergroup", "topic", "partition"]
 
 
 class ExporterCollector:
@@ -87,42 +87,15 @@ class ExporterCollector:
         yield from self._groups(ends)
 
     def _groups(self, ends: dict[tuple[str, int], int]) -> Iterator[Metric]:
-        current = GaugeMetricFamily(
-            "kafka_consumergroup_current_offset", "Committed offset of a group", labels=GTP
-        )
-        lag = GaugeMetricFamily(
-            "kafka_consumergroup_lag", "High watermark - committed offset", labels=GTP
-        )
-        current_sum = GaugeMetricFamily(
-            "kafka_consumergroup_current_offset_sum",
-            "Sum of a group's committed offsets over a topic",
-            labels=["consumergroup", "topic"],
-        )
-        lag_sum = GaugeMetricFamily(
-            "kafka_consumergroup_lag_sum",
-            "Sum of a group's lag over a topic",
-            labels=["consumergroup", "topic"],
-        )
-        members = GaugeMetricFamily(
-            "kafka_consumergroup_members", "Members of a group", labels=["consumergroup"]
-        )
-        for group in self.view.groups():
-            members.add_metric([group.group], len(group.members))
-            sums: dict[str, list[int]] = {}
-            for row in group.lags:
-                if row.committed is None or (row.topic, row.partition) not in ends:
-                    continue
-                behind = max(ends[(row.topic, row.partition)] - row.committed, 0)
-                labels = [group.group, row.topic, str(row.partition)]
-                current.add_metric(labels, row.committed)
-                lag.add_metric(labels, behind)
-                acc = sums.setdefault(row.topic, [0, 0])
-                acc[0] += row.committed
-                acc[1] += behind
-            for topic, (offsets, behind) in sorted(sums.items()):
-                current_sum.add_metric([group.group, topic], offsets)
-                lag_sum.add_metric([group.group, topic], behind)
-        yield from (current, lag, current_sum, lag_sum, members)
+        offsets = [
+            GroupOffsets(group.group, len(group.members), [
+                (row.topic, row.partition, row.committed, ends[(row.topic, row.partition)])
+                for row in group.lags
+                if row.committed is not None and (row.topic, row.partition) in ends
+            ])
+            for group in self.view.groups()
+        ]
+        yield from group_lag_families(offsets)
 
 
 def exporter_metrics(view: ClusterView) -> bytes:
