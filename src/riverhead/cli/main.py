@@ -96,13 +96,21 @@ _GLOBAL_OPTIONS = {
 }
 
 
+# Commands with an option of their own that shares a global option's name: after the
+# command, the name is the command's (``cluster up --brokers 3`` counts brokers; the
+# bootstrap addresses are then given with ``-X``).
+_OWN_OPTIONS: dict[tuple[str, ...], frozenset[str]] = {("cluster", "up"): frozenset({"--brokers"})}
+
+
 def hoist_global_options(args: Sequence[str]) -> list[str]:
-    """Move global options (and their values) to the front so they work anywhere.
+    """Move global options (and their values) to the front so they work anywhere, except
+    an option a command has of its own (:data:`_OWN_OPTIONS`) once that command is named.
 
     Stops at ``--``; leaves everything else in order.
     """
     front: list[str] = []
     rest: list[str] = []
+    words: list[str] = []  # the command words seen so far
     i = 0
     while i < len(args):
         arg = args[i]
@@ -110,6 +118,12 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
             rest.extend(args[i:])
             break
         name = arg.split("=", 1)[0]
+        if name in _OWN_OPTIONS.get((*words[:2],), frozenset()):
+            rest.append(arg)
+            i += 1
+            continue
+        if not arg.startswith("-"):
+            words.append(arg)
         if arg in _GLOBAL_OPTIONS and i + 1 < len(args):
             front += [arg, args[i + 1]]
             i += 2

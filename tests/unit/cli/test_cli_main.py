@@ -28,6 +28,13 @@ pytestmark = pytest.mark.unit
         ),
         (["-X", "h:1", "topic", "list"], ["-X", "h:1", "topic", "list"]),
         (["topic", "produce", "t", "--", "-X", "v"], ["topic", "produce", "t", "--", "-X", "v"]),
+        # `cluster up --brokers N` is the broker count, not the bootstrap list.
+        (["cluster", "up", "--brokers", "2"], ["cluster", "up", "--brokers", "2"]),
+        (
+            ["cluster", "up", "--brokers=2", "-X", "h:1"],
+            ["-X", "h:1", "cluster", "up", "--brokers=2"],
+        ),
+        (["cluster", "info", "--brokers", "h:1"], ["--brokers", "h:1", "cluster", "info"]),
     ],
 )
 def test_hoist_global_options(args: list[str], hoisted: list[str]) -> None:
