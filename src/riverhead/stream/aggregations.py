@@ -42,17 +42,34 @@ def _identity(value: Any) -> Any:
 @dataclass(frozen=True)
 class Aggregation:
     """``init() -> acc``; ``add(acc, value) -> acc``; ``merge(a, b) -> acc``;
-    ``result(acc) -> output``; ``name`` shows in docs and errors."""
+    ``result(acc) -> output``; ``name`` shows in docs and errors. ``mergeable``: whether
+    ``merge(a, b)`` equals adding ``b``'s records to ``a`` one by one (micro-batches
+    are then pre-aggregated; see :mod:`riverhead.stream.windowing`)."""
 
     name: str
     init: Callable[[], Any]
     add: Callable[[Any, Any], Any]
     merge: Callable[[Any, Any], Any]
     result: Callable[[Any], Any] = _identity
+    mergeable: bool = True
+
+
+def _add_one(acc: int, value: Any) -> int:
+    return acc + 1
 
 
 def count() -> Aggregation:
-    return Aggregation("count", lambda: 0, lambda acc, v: acc + 1, lambda a, b: a + b)
+    return Aggregation("count", lambda: 0, _add_one, lambda a, b: a + b)
+
+
+def plain_result(agg: Aggregation) -> bool:
+    """Whether ``agg.result`` returns the accumulator itself."""
+    return agg.result is _identity
+
+
+def counts_records(agg: Aggregation) -> bool:
+    """Whether ``agg`` is :func:`count` (its accumulator of n records is n)."""
+    return agg.add is _add_one
 
 
 def sum_of(fn: Fn = _identity) -> Aggregation:
@@ -169,4 +186,5 @@ def aggregate(
     def no_merge(a: Any, b: Any) -> Any:
         raise TypeError("this aggregate() has no merge function; session windows need one")
 
-    return Aggregation("aggregate", init, add, merge or no_merge, result)
+    return Aggregation("aggregate", init, add, merge or no_merge, result,
+                       mergeable=merge is not None)

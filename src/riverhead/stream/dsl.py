@@ -32,8 +32,10 @@ from typing import Any, Generic, TypeVar
 
 from riverhead.stream.aggregations import Aggregation
 from riverhead.stream.components import Bolt, Context
+from riverhead.stream.formats import encode
 from riverhead.stream.joins import ItemsTableSpout, JoinStep, TableJoinStep, TableSpout, UnionStep
 from riverhead.stream.kafka import KafkaBolt, KafkaSpout
+from riverhead.stream.microbatch import BATCH
 from riverhead.stream.operators import (
     LATE_STREAM,
     ItemsSpout,
@@ -44,9 +46,11 @@ from riverhead.stream.operators import (
 )
 from riverhead.stream.runner import LocalRunner
 from riverhead.stream.topology import Topology
+from riverhead.stream.traces import span_of
 from riverhead.stream.tuples import Tuple
 from riverhead.stream.windowed import WindowStep
 from riverhead.stream.windows import Assigner
+from riverhead.tracing import with_traceparent
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -65,13 +69,17 @@ class App:
     ``standby``: stateful steps keep warm copies of the partitions other workers own
     (:mod:`riverhead.stream.state.standby`). ``capture``: ``to(topic)`` keeps
     ``(key, value)`` pairs in ``collected[topic]`` instead of writing (tests).
-    ``config``: topology settings (see docs/stream.md).
+    ``batch_size``: records per micro-batch between steps
+    (:mod:`riverhead.stream.microbatch`; watermarks then move between batches); default
+    up to a Kafka poll's worth (500) for topic sources and 1 (record at a time) for
+    ``items`` sources. ``config``: topology settings (see docs/stream.md).
     """
 
     def __init__(self, name: str, brokers: str | None = None, *, store: str = "memory",
                  idle_timeout: float = 30.0, capture: bool = False, standby: bool = False,
-                 **config: Any) -> None:
+                 batch_size: int | None = None, **config: Any) -> None:
         self.name = name
+        self.batch_size = batch_size
         self.standby = standby
         self.capture = capture
         self.brokers = brokers
@@ -105,7 +113,8 @@ class App:
         name = name or topic
         spout_id = f"{name}.read"
         if items is not None:
-            self._topology.spout(spout_id, ItemsSpout(topic, items, partitions))
+            self._topology.spout(spout_id, ItemsSpout(topic, items, partitions,
+                                                      batch_size=self.batch_size or 1))
         else:
             self._topology.spout(spout_id, KafkaSpout(
                 topic, group or f"{self.name}.{name}", self.brokers, value_format=value))
@@ -277,16 +286,44 @@ class KeyByStepNoBroadcast(MapStep):
 
 
 class StepSink(KafkaBolt):
-    """A KafkaBolt for step tuples: key and value fields; punctuations are skipped."""
+    """A KafkaBolt for step tuples: key and value fields; punctuations are skipped; a
+    micro-batch is written record by record and acked when the broker has them all."""
 
     def __init__(self, topic: str, brokers: str | None = None) -> None:
         super().__init__(topic, key_field="key", value_field="value", brokers=brokers)
 
     def process(self, tup: Tuple) -> None:
-        if tup.values[2] is None:
+        v = tup.values
+        if v[2] is None:
             self.ack(tup)
-            return
-        super().process(tup)
+        elif v[2] == BATCH:
+            self._write_batch(tup)
+        else:
+            super().process(tup)
+
+    def _write_batch(self, tup: Tuple) -> None:
+        keys, values = tup.values[1][0], tup.values[1][1]
+        span = span_of(tup)
+        headers = None if span is None else with_traceparent(None, span)
+        left = [len(values)]
+        failed: list[str] = []
+
+        def delivered(err: Any, msg: Any) -> None:
+            left[0] -= 1
+            if err is not None:
+                if not failed:
+                    failed.append(str(err))
+                    self.fail(tup, f"delivery to {self.topic} failed: {err}")
+                return
+            self.written += 1
+            if left[0] == 0 and not failed:
+                self.ack(tup)
+
+        vf, kf = self.value_format, self.key_format
+        for key, value in zip(keys, values, strict=True):
+            self.send(encode(vf, value), None if key is None else encode(kf, key), headers,
+                      delivered)
+        self._producer.poll(0)
 
 
 class CollectSink(Bolt):
@@ -304,7 +341,14 @@ class CollectSink(Bolt):
 
     def process(self, tup: Tuple) -> None:
         v = tup.values
-        if v[2] is not None:
+        if v[2] == BATCH:
+            keys, values = v[1][0], v[1][1]
+            if self.with_key:
+                self.out.extend((None if k is None else str(k), x)
+                                for k, x in zip(keys, values, strict=True))
+            else:
+                self.out.extend(values)
+        elif v[2] is not None:
             self.out.append((None if v[0] is None else str(v[0]), v[1]) if self.with_key
                             else v[1])
         self.ack(tup)

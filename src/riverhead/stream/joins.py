@@ -27,6 +27,7 @@ from typing import Any
 from riverhead.stream.components import Context, Spout
 from riverhead.stream.formats import Format, check_format, decode
 from riverhead.stream.kafka import resolve_brokers
+from riverhead.stream.microbatch import Columns
 from riverhead.stream.operators import FIELDS, LATE_STREAM, KeyByStep, KeyedStep, Step
 from riverhead.stream.stateful import PartitionedState, RecordingStore
 from riverhead.stream.time import NO_WATERMARK
@@ -46,6 +47,12 @@ class UnionStep(KeyByStep):
         key, value, ts, _wm, _c, src, off = tup.values
         side = 0 if tup.source == self.left else 1
         self.out(key, [side, value], ts, src, off, tup)
+        self.ack(tup)
+
+    def on_batch(self, tup: Tuple) -> None:
+        _route, (keys, values, tss, offs), _b, _wm, _c, src, _off = tup.values
+        side = 0 if tup.source == self.left else 1
+        self.emit_keyed(keys, [keys, [[side, v] for v in values], tss, offs], src, tup)
         self.ack(tup)
 
 
@@ -83,32 +90,24 @@ class JoinStep(KeyedStep):
 
     def on_record(self, tup: Tuple) -> None:
         key, (side, value), ts, _wm, _c, src, off = tup.values
-        state = self.state
-        p = state.partition(key)
-        if state.owns(p):
-            state.store(p)  # restored first: its saved watermark judges lateness
-        wm = self.wm_of(p)
-        if ts < wm - self.lateness:
-            self.late += 1
-            self.out(key, value, ts, src, off, tup, stream=LATE_STREAM)
+        p = self.state.partition(key)
+        self._finish(p, tup, self._join(p, key, side, value, ts, src, off, tup))
+
+    def on_batch(self, tup: Tuple) -> None:
+        route, (keys, values, tss, offs), _b, _wm, _c, src, _off = tup.values
+        p = self.state.partition(route)  # every record's, by the union's routing
+        changed = False
+        for i, key in enumerate(keys):
+            side, value = values[i]
+            changed = self._join(p, key, side, value, tss[i], src,
+                                 None if offs is None else offs[i], tup) or changed
+        self._finish(p, tup, changed)
+
+    def _finish(self, p: int, tup: Tuple, changed: bool) -> None:
+        """Ack ``tup`` now, or once partition ``p``'s changes are durable."""
+        if not changed:
             self.ack(tup)
             return
-        if not state.owns(p):
-            state.skipped += 1
-            self.ack(tup)
-            return
-        store = state.store(p)
-        mine = store.get(("j", side, key)) or []
-        if src is not None and any(e[2] == src and e[3] == off for e in mine):
-            self.ack(tup)
-            return
-        for other_ts, other, _s, _o in store.get(("j", 1 - side, key)) or []:
-            if abs(other_ts - ts) <= self.within:
-                left, right = (value, other) if side == 0 else (other, value)
-                self.joined += 1
-                self.out(key, self.fn(left, right), max(ts, other_ts), None, None, tup)
-        mine = [*mine, [ts, value, src, off]]
-        store.put(("j", side, key), mine)
 
         def done(error: str | None) -> None:
             if error is None:
@@ -116,7 +115,33 @@ class JoinStep(KeyedStep):
             else:
                 self.fail(tup, error)
 
-        state.commit(p, done)
+        self.state.commit(p, done)
+
+    def _join(self, p: int, key: Any, side: int, value: Any, ts: int, src: Any, off: Any,
+              tup: Tuple) -> bool:
+        """Join one record; returns whether partition ``p``'s store changed."""
+        state = self.state
+        if state.owns(p):
+            state.store(p)  # restored first: its saved watermark judges lateness
+        wm = self.wm_of(p)
+        if ts < wm - self.lateness:
+            self.late += 1
+            self.out(key, value, ts, src, off, tup, stream=LATE_STREAM)
+            return False
+        if not state.owns(p):
+            state.skipped += 1
+            return False
+        store = state.store(p)
+        mine = store.get(("j", side, key)) or []
+        if src is not None and any(e[2] == src and e[3] == off for e in mine):
+            return False
+        for other_ts, other, _s, _o in store.get(("j", 1 - side, key)) or []:
+            if abs(other_ts - ts) <= self.within:
+                left, right = (value, other) if side == 0 else (other, value)
+                self.joined += 1
+                self.out(key, self.fn(left, right), max(ts, other_ts), None, None, tup)
+        store.put(("j", side, key), [*mine, [ts, value, src, off]])
+        return True
 
     def on_watermark(self, tup: Tuple | None) -> None:
         wm = self.cur
@@ -175,6 +200,21 @@ class TableJoinStep(Step):
         row = self.rows.get(self.key(value))
         if row is not None or self.left:
             self.out(key, self.fn(value, row), ts, src, off, tup)
+        self.ack(tup)
+
+    def on_batch(self, tup: Tuple) -> None:
+        route, (keys, values, tss, offs), _b, _wm, _c, src, _off = tup.values
+        rows, key_of, fn = self.rows, self.key, self.fn
+        out: Columns = [[], [], [], None if offs is None else []]
+        for i, value in enumerate(values):
+            row = rows.get(key_of(value))
+            if row is not None or self.left:
+                out[0].append(keys[i])
+                out[1].append(fn(value, row))
+                out[2].append(tss[i])
+                if offs is not None:
+                    out[3].append(offs[i])
+        self.out_batch(route, out, src, tup)
         self.ack(tup)
 
 

@@ -394,16 +394,19 @@ class KafkaBolt(Bolt):
             else:
                 self.fail(tup, f"delivery to {self.topic} failed: {err}")
 
+        self.send(self._value(tup), key, headers or None, delivered)
+        self._producer.poll(0)
+
+    def send(self, value: bytes | None, key: bytes | None, headers: Headers | None,
+             delivered: Callable[[Any, Any], None]) -> None:
+        """Produce one record to ``topic``, waiting while librdkafka's queue is full."""
         while True:
             try:
-                self._producer.produce(
-                    self.topic, value=self._value(tup), key=key, headers=headers or None,
-                    on_delivery=delivered,
-                )
-                break
+                self._producer.produce(self.topic, value=value, key=key, headers=headers,
+                                       on_delivery=delivered)
+                return
             except BufferError:  # librdkafka's queue is full: serve callbacks, retry
                 self._producer.poll(0.05)
-        self._producer.poll(0)
 
     def tick(self) -> None:
         self._producer.poll(0)

@@ -7,6 +7,11 @@ Every step's stream has the fields :data:`FIELDS`::
     wch    the emitting task's watermark channel        src    source partition "topic:p"
     off    the offset in ``src`` (None after a window)
 
+A tuple whose ``ts`` is ``"batch"`` is a *micro-batch*: many records of one source
+partition as columns (:mod:`riverhead.stream.microbatch`). Sources batch when the app's
+``batch_size`` is above 1 (Kafka sources: up to a poll's worth by default); every step
+handles both forms (:meth:`Step.on_batch`).
+
 **Watermarks flow with the data**: each step tracks the watermark of each upstream task
 (:class:`~riverhead.stream.time.WatermarkTracker`, channel = ``wch``) and stamps its own
 on what it emits. A step that emits nothing for a record (a filter dropping it) still
@@ -25,6 +30,7 @@ their task's thread.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +40,7 @@ from riverhead.stream import kafka
 from riverhead.stream.components import Bolt, Context, Spout
 from riverhead.stream.groupings import key_bytes, stable_hash
 from riverhead.stream.kafka import SPOUT_FIELDS
+from riverhead.stream.microbatch import BATCH, Columns, PlaceMemo, select, split
 from riverhead.stream.state.changelog import partition_for, topic_partitions
 from riverhead.stream.time import MAX_WATERMARK, NO_WATERMARK, WatermarkTracker
 from riverhead.stream.tuples import Tuple
@@ -97,6 +104,8 @@ class Step(Bolt):
         if v[2] is None:
             self.on_watermark(tup)
             self.ack(tup)
+        elif v[2] == BATCH:
+            self.on_batch(tup)
         else:
             self.on_record(tup)
         self.maybe_punctuate()
@@ -105,6 +114,11 @@ class Step(Bolt):
         """Handle one data tuple (must ack or fail it)."""
         raise NotImplementedError
 
+    def on_batch(self, tup: Tuple) -> None:
+        """Handle one micro-batch tuple (must ack or fail it); see
+        :mod:`riverhead.stream.microbatch`."""
+        raise NotImplementedError(f"{type(self).__name__} does not take micro-batches")
+
     def on_watermark(self, tup: Tuple | None) -> None:
         """The watermark may have moved (a punctuation arrived, or a tick)."""
 
@@ -112,6 +126,18 @@ class Step(Bolt):
             anchors: Tuple | None, stream: str = "default") -> None:
         wm = self.cur
         self.emit((key, value, ts, wm, self.channel, src, off), anchors=anchors, stream=stream)
+        if stream == "default" and wm > self.out_wm and self.data_carries_watermark:
+            self.out_wm = wm
+
+    def out_batch(self, route: Any, cols: Columns, src: Any, anchors: Tuple | None,
+                  stream: str = "default") -> None:
+        """Emit the rows ``cols`` as one micro-batch routed by ``route`` (nothing if
+        empty), stamped with the watermark as of before them."""
+        if not cols[1]:
+            return
+        wm = self.cur
+        self.emit((route, cols, BATCH, wm, self.channel, src, None), anchors=anchors,
+                  stream=stream)
         if stream == "default" and wm > self.out_wm and self.data_carries_watermark:
             self.out_wm = wm
 
@@ -209,6 +235,8 @@ class KeyedStep(Step):
         if v[2] is None:
             self.on_watermark(tup)
             self.ack(tup)
+        elif v[2] == BATCH:
+            self.on_batch(tup)
         else:
             self.on_record(tup)
         self.maybe_punctuate()
@@ -262,6 +290,9 @@ class SourceStep(Step):
             self.ack(tup)
             self.maybe_punctuate()
             return
+        if type(offset) is list:
+            self._batch(key, value, topic, partition, offset, rts, tup)
+            return
         ts = rts if self.timestamp is None else self.timestamp(value)
         if not isinstance(ts, int):
             raise ValueError(f"{self.name}: event time must be an int (ms), got {ts!r}")
@@ -270,6 +301,24 @@ class SourceStep(Step):
         self.partitions.observe(src, ts, now)
         self.cur = self.partitions.current(now)
         self.out(key, value, ts, src, offset, tup)
+        self.ack(tup)
+        self.maybe_punctuate()
+
+    def _batch(self, keys: list[Any], values: list[Any], topic: str, partition: int,
+               offsets: list[int], rtss: list[Any], tup: Tuple) -> None:
+        tss = rtss if self.timestamp is None else list(map(self.timestamp, values))
+        if not tss:
+            self.ack(tup)
+            return
+        if set(map(type, tss)) != {int}:
+            bad = next(t for t in tss if type(t) is not int)
+            raise ValueError(f"{self.name}: event time must be an int (ms), got {bad!r}")
+        src = f"{topic}:{partition}"
+        now = self.now()
+        self.cur = self.partitions.current(now)  # the batch carries the watermark before it
+        self.out_batch(None, [keys, values, tss, offsets], src, tup)
+        self.partitions.observe(src, max(tss), now)
+        self.cur = self.partitions.current(now)
         self.ack(tup)
         self.maybe_punctuate()
 
@@ -298,6 +347,32 @@ class MapStep(Step):
             self.out(self.fn(value), value, ts, src, off, tup)
         self.ack(tup)
 
+    def on_batch(self, tup: Tuple) -> None:
+        route, cols, _b, _wm, _c, src, _off = tup.values
+        keys, values, tss, offs = cols
+        mode, fn = self.mode, self.fn
+        if mode == "filter":
+            self.out_batch(route, select(cols, list(map(fn, values))), src, tup)
+        elif mode == "map":
+            self.out_batch(route, [keys, list(map(fn, values)), tss, offs], src, tup)
+        elif mode == "flat_map":
+            out: Columns = [[], [], [], None if offs is None else []]
+            for i, value in enumerate(values):
+                for item in fn(value):
+                    out[0].append(keys[i])
+                    out[1].append(item)
+                    out[2].append(tss[i])
+                    if offs is not None:
+                        out[3].append(offs[i])
+            self.out_batch(route, out, src, tup)
+        else:
+            self.emit_keyed(list(map(fn, values)), cols, src, tup)
+        self.ack(tup)
+
+    def emit_keyed(self, keys: list[Any], cols: Columns, src: Any, tup: Tuple) -> None:
+        """Emit ``cols`` with their keys set to ``keys``."""
+        self.out_batch(None, [keys, cols[1], cols[2], cols[3]], src, tup)
+
 
 class KeyByStep(MapStep):
     """Sets the key; punctuations go to every partition and task downstream."""
@@ -311,22 +386,50 @@ class KeyByStep(MapStep):
     def open_step(self, context: Context) -> None:
         keys: set[str] = set()
         brokers = context.config.get("brokers")
+        placements: set[tuple[str, int]] = set()
         for target in self.downstream:
             rp = f"__rp-out.{target}.{context.component_id}.default"
             if rp in context.component_tasks and brokers:
                 topic = f"{context.topology}.{target}.{context.component_id}.default.repartition"
                 n = topic_partitions(str(brokers), topic)
-                keys.update(_covering_keys(n, _kafka_place(n)))
+                placements.add(("kafka", n))
+                keys.update(_covering_keys(n, _kafka_place(n)).values())
             elif target in context.component_tasks:
                 n = len(context.tasks_of(target))
-                keys.update(_covering_keys(n, _task_place(n)))
+                placements.add(("task", n))
+                keys.update(_covering_keys(n, _task_place(n)).values())
         self.routing_keys = sorted(keys) or ["__wm"]
+        # A micro-batch is split by the place (task or repartition partition) of each
+        # record's key and each part routed by a covering key of that place. Targets
+        # placing keys differently get records one by one instead.
+        self._memo: PlaceMemo | None = None
+        self._route: dict[int, str] = {}
+        if len(placements) == 1:
+            kind, n = placements.pop()
+            place = _kafka_place(n) if kind == "kafka" else _task_place(n)
+            self._route = _covering_keys(n, place)
+            self._memo = PlaceMemo(place) if n > 1 else None
+        self._split = bool(self.downstream) and not self._route
         log.info("%s: punctuations to %s reach every task/partition of %s",
                  context.component_id, self.routing_keys, self.downstream)
 
     def punctuate(self, wm: int) -> None:
         for key in self.routing_keys:
             self.emit((key, None, None, wm, self.channel, None, None))
+
+    def emit_keyed(self, keys: list[Any], cols: Columns, src: Any, tup: Tuple) -> None:
+        cols = [keys, cols[1], cols[2], cols[3]]
+        if self._split:  # no common placement: one record at a time
+            offs = cols[3]
+            for i, key in enumerate(keys):
+                self.out(key, cols[1][i], cols[2][i], src,
+                         None if offs is None else offs[i], tup)
+            return
+        if self._memo is None:
+            self.out_batch(next(iter(self._route.values()), None), cols, src, tup)
+            return
+        for p, part in split(cols, self._memo.places(keys)).items():
+            self.out_batch(self._route[p], part, src, tup)
 
 
 def _kafka_place(n: int) -> Callable[[str], int]:
@@ -337,15 +440,15 @@ def _task_place(n: int) -> Callable[[str], int]:
     return lambda key: stable_hash(key) % n
 
 
-def _covering_keys(n: int, place: Callable[[str], int]) -> set[str]:
-    """Strings ``__wm<i>`` that together reach each of ``n`` places."""
+def _covering_keys(n: int, place: Callable[[str], int]) -> dict[int, str]:
+    """Strings ``__wm<i>`` that together reach each of ``n`` places, by place."""
     found: dict[int, str] = {}
     i = 0
     while len(found) < n and i < 100_000:
         key = f"__wm{i}"
         found.setdefault(place(key), key)
         i += 1
-    return set(found.values())
+    return found
 
 
 class EndOfInput:
@@ -358,16 +461,18 @@ class ItemsSpout(Spout):
     per partition and record timestamps equal to the item's index. ``items`` may also be
     a function returning an iterable, called in ``open`` (large inputs, not kept in
     memory). Ends with a tuple of partition ``-1``: the end of input, where the
-    watermark goes to the maximum."""
+    watermark goes to the maximum. With ``batch_size`` > 1 it emits micro-batches of up
+    to that many items per partition (:mod:`riverhead.stream.microbatch`)."""
 
     outputs = SPOUT_FIELDS
 
     def __init__(self, topic: str, items: Sequence[Any] | Callable[[], Iterable[Any]],
-                 partitions: int = 1, keyed: bool = False) -> None:
+                 partitions: int = 1, keyed: bool = False, batch_size: int = 1) -> None:
         self.topic = topic
         self.items = items if callable(items) else list(items)
         self.partitions = partitions
         self.keyed = keyed
+        self.batch_size = max(1, int(batch_size))
 
     def open(self, context: Context) -> None:
         self._i = 0
@@ -377,6 +482,9 @@ class ItemsSpout(Spout):
 
     def next_tuple(self) -> None:
         if self._done:
+            return
+        if self.batch_size > 1:
+            self._next_batch()
             return
         try:
             item = next(self._iter)
@@ -390,3 +498,26 @@ class ItemsSpout(Spout):
         self._offsets[p] += 1
         self.emit((key, value, [], self.topic, p, off, self._i), msg_id=(p, off))
         self._i += 1
+
+    def _next_batch(self) -> None:
+        n = self.partitions
+        chunk = list(itertools.islice(self._iter, self.batch_size * n))
+        if not chunk:
+            self._done = True
+            self.emit((None, None, [], self.topic, -1, -1, None), msg_id=("eoi",))
+            return
+        if self.keyed:
+            keys, values = [k for k, _ in chunk], [v for _, v in chunk]
+        else:
+            keys, values = [None] * len(chunk), chunk
+        first = self._i
+        for j in range(min(n, len(chunk))):  # item i goes to partition i % n
+            p = (first + j) % n
+            rows = range(j, len(chunk), n)
+            off = self._offsets[p]
+            self._offsets[p] += len(rows)
+            self.emit((keys[j::n] if n > 1 else keys, values[j::n] if n > 1 else values,
+                       [[]] * len(rows), self.topic, p, list(range(off, off + len(rows))),
+                       list(range(first + j, first + len(chunk), n))),
+                      msg_id=(p, off, len(rows)))
+        self._i += len(chunk)

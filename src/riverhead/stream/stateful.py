@@ -53,20 +53,21 @@ Change = tuple[Any, Any]
 
 
 class RecordingStore:
-    """A store that also records each change (``(key, value or None)``) in ``changes``."""
+    """A store that also records each change (``(key, value or None)``) in ``changes``
+    (unless ``record`` is False: a store without a changelog)."""
 
-    def __init__(self, inner: Store) -> None:
+    def __init__(self, inner: Store, record: bool = True) -> None:
         self.inner = inner
         self.changes: list[Change] = []
+        self.get: Callable[[Any], Any] = inner.get
+        self.put: Callable[[Any, Any], None] = self._put if record else inner.put
+        self.delete: Callable[[Any], None] = self._delete if record else inner.delete
 
-    def get(self, key: Any) -> Any:
-        return self.inner.get(key)
-
-    def put(self, key: Any, value: Any) -> None:
+    def _put(self, key: Any, value: Any) -> None:
         self.inner.put(key, value)
         self.changes.append((key, value))
 
-    def delete(self, key: Any) -> None:
+    def _delete(self, key: Any) -> None:
         self.inner.delete(key)
         self.changes.append((key, None))
 
@@ -178,7 +179,7 @@ class PartitionedState:
             log.info("%s: restored partition %d from its standby copy (%d entries, %d "
                      "records to catch up)", self.context.component_id, p, len(warm), n)
         elif store is None:
-            store = RecordingStore(self._new_store(p))
+            store = RecordingStore(self._new_store(p), record=self.writer is not None)
             store.clear()
             if self.writer is not None and self.brokers:
                 self.writer.flush()  # our own earlier writes must be in the log first

@@ -10,7 +10,11 @@ changelog. Results are emitted as step tuples whose value is::
     {"key": key, "window_start": ms, "window_end": ms, "result": aggregate,
      "update": bool, "early": bool}
 
-with ``key`` the window's key and ``ts = window_end - 1``. The task's channel watermarks
+with ``key`` the window's key and ``ts = window_end - 1``; windows fired together go out
+as one micro-batch. A micro-batch input (:mod:`riverhead.stream.microbatch`) is counted
+by :meth:`~riverhead.stream.windowing.WindowOperator.add_batch` against the partition's
+watermark as the batch arrives; its state changes go to the changelog in one write and
+the batch is acked when they are durable. The task's channel watermarks
 are saved in every owned partition's store (``("wm",)``) once a second, so a restored
 partition does not count again records that were already late.
 """
@@ -27,7 +31,7 @@ from riverhead.stream.operators import FIELDS, LATE_STREAM, KeyedStep
 from riverhead.stream.stateful import PartitionedState, RecordingStore
 from riverhead.stream.time import NO_WATERMARK
 from riverhead.stream.tuples import Tuple
-from riverhead.stream.windowing import WindowOperator, WindowResult
+from riverhead.stream.windowing import WindowOperator, WindowResult, window_operator
 from riverhead.stream.windows import Assigner
 
 log = logging.getLogger("riverhead.stream.windowed")
@@ -61,7 +65,7 @@ class WindowStep(KeyedStep):
         self.fired = 0
 
     def _opened(self, p: int, store: RecordingStore) -> None:
-        op = WindowOperator(self.assigner, self.aggregation, self.lateness, store, self.early)
+        op = window_operator(self.assigner, self.aggregation, self.lateness, store, self.early)
         op.load()
         saved = store.get(("wm",))
         if saved:  # the partition's watermark channels, as its last owner saw them
@@ -87,8 +91,32 @@ class WindowStep(KeyedStep):
         if late:
             self.late += 1
             self.out(key, value, ts, src, off, tup, stream=LATE_STREAM)
-        for r in results:
-            self._emit_result(r, tup)
+        self._emit_results(results, tup)
+        self._fire(tup)
+        if changes:
+            def done(error: str | None) -> None:
+                if error is None:
+                    self.ack(tup)
+                else:
+                    self.fail(tup, error)
+
+            state.send(p, changes, done)
+        else:
+            self.ack(tup)
+        self._drop_revoked()
+
+    def on_batch(self, tup: Tuple) -> None:
+        route, (keys, values, tss, offs), _b, _wm, _c, src, _off = tup.values
+        state = self.state
+        p = state.partition(route)  # KeyedStep.process checked that p is owned
+        store = state.store(p)
+        results, late = self.ops[p].add_batch(keys, values, tss, self.wm_of(p), src, offs)
+        changes = store.take()
+        for i in late:
+            self.late += 1
+            self.out(keys[i], values[i], tss[i], src, None if offs is None else offs[i],
+                     tup, stream=LATE_STREAM)
+        self._emit_results(results, tup)
         self._fire(tup)
         if changes:
             def done(error: str | None) -> None:
@@ -110,16 +138,22 @@ class WindowStep(KeyedStep):
     def _fire(self, anchor: Tuple | None) -> None:
         for p, op in self.ops.items():
             results = op.advance(self.wm_of(p))
-            for r in results:
-                self._emit_result(r, anchor)
+            self._emit_results(results, anchor)
             if results or op.store.changes:  # type: ignore[attr-defined]
                 self.state.commit(p, _ignore)
 
-    def _emit_result(self, r: WindowResult, anchor: Tuple | None) -> None:
-        self.fired += 1
-        value = {"key": r.key, "window_start": r.start, "window_end": r.end,
-                 "result": r.value, "update": r.update, "early": r.early}
-        self.out(r.key, value, r.end - 1, None, None, anchor)
+    def _emit_results(self, results: list[WindowResult], anchor: Tuple | None) -> None:
+        if not results:
+            return
+        self.fired += len(results)
+        values = [{"key": k, "window_start": s, "window_end": e, "result": v, "update": u,
+                   "early": y} for k, s, e, v, u, y in results]
+        if len(results) == 1:
+            r = results[0]
+            self.out(r.key, values[0], r.end - 1, None, None, anchor)
+            return
+        self.out_batch(None, [[r.key for r in results], values,
+                              [r.end - 1 for r in results], None], None, anchor)
 
     def on_watermark(self, tup: Tuple | None) -> None:
         self._drop_revoked()

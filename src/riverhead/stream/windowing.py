@@ -32,22 +32,29 @@ Store layout: ``("w", key, start, end) -> {"a": acc, "s": {src: offset}}``;
 ``("seen", src) -> offset``. Whether a window fired is kept in memory only: after a
 restore, windows past their end fire again (a duplicate result, same key: keyed upserts
 absorb it). Not thread-safe.
+
+Windows are indexed by end: one bucket of ``(key, start)`` per distinct end, fired when
+the watermark reaches the end and purged at end + allowed lateness.
+
+Tumbling windows, and hopping ones whose aggregation can ``merge``, get the same results
+from :class:`~riverhead.stream.slicing.SlicedWindowOperator`, which keeps state per
+non-overlapping slice and pre-aggregates micro-batches; :func:`window_operator` picks.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from riverhead.stream.aggregations import Aggregation
 from riverhead.stream.state.stores import Store
-from riverhead.stream.windows import Assigner, Window
+from riverhead.stream.time import NO_WATERMARK
+from riverhead.stream.windows import Assigner, Hopping, Tumbling, Window
+
+_new = tuple.__new__
 
 
-@dataclass(frozen=True)
-class WindowResult:
+class WindowResult(NamedTuple):
     """An emitted window result; ``update`` is True for a re-emission after late data,
     ``early`` for a result emitted before the window fired."""
 
@@ -73,9 +80,11 @@ class WindowOperator:
         self.store = store
         self._fired: dict[tuple[Any, int, int], bool] = {}
         self._by_key: dict[Any, set[tuple[int, int]]] = {}
-        self._fire_heap: list[tuple[int, int, Any, int]] = []
-        self._purge_heap: list[tuple[int, int, Any, int, int]] = []
-        self._seq = itertools.count()
+        self._ends: dict[int, list[tuple[Any, int]]] = {}  # end -> [(key, start)]
+        self._fire_heap: list[int] = []  # ends not fired yet
+        self._purge_heap: list[int] = []  # ends not purged yet
+        self._fired_through = NO_WATERMARK
+        self._refire: list[tuple[Any, int, int]] = []  # new windows of fired ends
         self.late = 0
         self.duplicates = 0
 
@@ -86,28 +95,34 @@ class WindowOperator:
         n = 0
         for skey, _ in self.store.items():
             if skey[0] == "w":
-                self._index(skey[1], Window(skey[2], skey[3]), fired=False)
+                self._index(skey[1], skey[2], skey[3])
                 n += 1
         return n
 
-    def _index(self, key: Any, w: Window, fired: bool) -> None:
-        self._fired[(key, w.start, w.end)] = fired
+    def _index(self, key: Any, start: int, end: int) -> None:
+        """A new window, not fired: fired when the watermark reaches ``end``."""
+        self._fired[(key, start, end)] = False
         if self.assigner.merging:
-            self._by_key.setdefault(key, set()).add((w.start, w.end))
-        seq = next(self._seq)
-        if not fired:
-            heapq.heappush(self._fire_heap, (w.end, seq, key, w.start))
-        heapq.heappush(self._purge_heap, (w.end + self.lateness, seq, key, w.start, w.end))
+            self._by_key.setdefault(key, set()).add((start, end))
+        bucket = self._ends.get(end)
+        if bucket is None:
+            bucket = self._ends[end] = []
+            heapq.heappush(self._purge_heap, end)
+            if end > self._fired_through:
+                heapq.heappush(self._fire_heap, end)
+        bucket.append((key, start))
+        if end <= self._fired_through:
+            self._refire.append((key, start, end))
 
-    def _drop(self, key: Any, w: Window) -> None:
-        self._fired.pop((key, w.start, w.end), None)
+    def _drop(self, key: Any, start: int, end: int) -> None:
+        self._fired.pop((key, start, end), None)
         if self.assigner.merging:
             spans = self._by_key.get(key)
             if spans is not None:
-                spans.discard((w.start, w.end))
+                spans.discard((start, end))
                 if not spans:
                     del self._by_key[key]
-        self.store.delete(("w", key, w.start, w.end))
+        self.store.delete(("w", key, start, end))
 
     def _seen(self, src: str | None, off: int | None) -> bool:
         if src is None or off is None:
@@ -148,7 +163,7 @@ class WindowOperator:
                     self.duplicates += 1
                     continue
                 state = {"a": agg.init(), "s": {}}
-                self._index(key, w, fired=False)
+                self._index(key, w.start, w.end)
             elif src is not None and state["s"].get(src, -1) >= off:
                 self.duplicates += 1
                 continue
@@ -191,12 +206,12 @@ class WindowOperator:
             for s, o in state["s"].items():
                 seen[s] = max(o, seen.get(s, o))
             was_fired = was_fired or bool(self._fired.get((key, w.start, w.end)))
-            self._drop(key, w)
+            self._drop(key, w.start, w.end)
         acc = self.agg.add(acc, value)
         if src is not None:
             seen[src] = off  # type: ignore[assignment]
         self.store.put(("w", key, merged.start, merged.end), {"a": acc, "s": seen})
-        self._index(key, merged, fired=False)
+        self._index(key, merged.start, merged.end)
         self._mark(src, off)
         results = []
         if was_fired and wm >= merged.end:
@@ -242,18 +257,83 @@ class WindowOperator:
     def advance(self, wm: int) -> list[WindowResult]:
         """The watermark is ``wm``: fire windows that ended, purge expired ones."""
         out: list[WindowResult] = []
-        fire_heap = self._fire_heap
-        while fire_heap and fire_heap[0][0] <= wm:
-            end, _, key, start = heapq.heappop(fire_heap)
-            ident = (key, start, end)
-            if self._fired.get(ident) is False:
-                state = self.store.get(("w", key, start, end))
-                if state is not None:
-                    self._fired[ident] = True
-                    out.append(WindowResult(key, start, end, self.agg.result(state["a"])))
+        fired, get, result = self._fired, self.store.get, self.agg.result
+        if self._refire:
+            again, self._refire = self._refire, []
+            for key, start, end in again:
+                if fired.get((key, start, end)) is False and end <= wm:
+                    state = get(("w", key, start, end))
+                    if state is not None:
+                        fired[(key, start, end)] = True
+                        out.append(WindowResult(key, start, end, result(state["a"])))
+        fire_heap, lateness = self._fire_heap, self.lateness
+        delete, pop = self.store.delete, fired.pop
+        merging = self.assigner.merging
+        while fire_heap and fire_heap[0] <= wm:
+            end = heapq.heappop(fire_heap)
+            if not merging and end + lateness <= wm:  # fire and purge in one pass
+                for key, start in self._ends.pop(end, ()):
+                    was = pop((key, start, end), None)
+                    if was is None:
+                        continue
+                    skey = ("w", key, start, end)
+                    if was is False:
+                        state = get(skey)
+                        if state is not None:
+                            out.append(_new(WindowResult, (key, start, end,
+                                                           result(state["a"]), False, False)))
+                    delete(skey)
+                continue
+            for key, start in self._ends.get(end, ()):
+                ident = (key, start, end)
+                if fired.get(ident) is False:
+                    state = get(("w", key, start, end))
+                    if state is not None:
+                        fired[ident] = True
+                        out.append(_new(WindowResult, (key, start, end, result(state["a"]),
+                                                       False, False)))
+        if wm > self._fired_through:
+            self._fired_through = wm
         purge_heap = self._purge_heap
-        while purge_heap and purge_heap[0][0] <= wm:
-            _, _, key, start, end = heapq.heappop(purge_heap)
-            if (key, start, end) in self._fired:
-                self._drop(key, Window(start, end))
+        while purge_heap and purge_heap[0] + lateness <= wm:
+            end = heapq.heappop(purge_heap)
+            if merging:
+                for key, start in self._ends.pop(end, ()):
+                    if (key, start, end) in fired:
+                        self._drop(key, start, end)
+                continue
+            for key, start in self._ends.pop(end, ()):
+                if pop((key, start, end), None) is not None:
+                    delete(("w", key, start, end))
         return out
+
+    # ---- micro-batches -------------------------------------------------------------------
+
+    def add_batch(self, keys: list[Any], values: list[Any], tss: list[int], wm: int,
+                  src: str | None = None, offs: list[int] | None = None,
+                  ) -> tuple[list[WindowResult], list[int]]:
+        """Count a micro-batch (records of one source partition in offset order), all
+        judged against watermark ``wm``; returns (results emitted now, indexes of the
+        late records). Here record by record; the sliced operator pre-aggregates."""
+        results: list[WindowResult] = []
+        late = []
+        for i, key in enumerate(keys):
+            r, is_late = self.add(key, tss[i], values[i], wm, src,
+                                  None if offs is None else offs[i])
+            results += r
+            if is_late:
+                late.append(i)
+        return results, late
+
+
+def window_operator(assigner: Assigner, aggregation: Aggregation, allowed_lateness_ms: int,
+                    store: Store, early: bool = False) -> WindowOperator:
+    """The operator for ``assigner``: sliced (:mod:`riverhead.stream.slicing`) for
+    tumbling windows and for hopping ones with a mergeable aggregation; per window
+    otherwise (sessions, count windows, hopping without ``merge``)."""
+    from riverhead.stream.slicing import SlicedWindowOperator
+
+    if isinstance(assigner, Tumbling) or (isinstance(assigner, Hopping)
+                                          and aggregation.mergeable):
+        return SlicedWindowOperator(assigner, aggregation, allowed_lateness_ms, store, early)
+    return WindowOperator(assigner, aggregation, allowed_lateness_ms, store, early)
