@@ -117,9 +117,12 @@ class App:
                                                       batch_size=self.batch_size or 1))
         else:
             self._topology.spout(spout_id, KafkaSpout(
-                topic, group or f"{self.name}.{name}", self.brokers, value_format=value))
+                topic, group or f"{self.name}.{name}", self.brokers, value_format=value,
+                batch=self.batch_size or 500))
         step = SourceStep(name, timestamp, _ms(max_out_of_orderness),
-                          () if items is not None else (topic,), **self._step_kw())
+                          () if items is not None else (topic,),
+                          [f"{topic}:{p}" for p in range(partitions)] if items is not None
+                          else (), **self._step_kw())
         self._bolt(name, step).local_or_shuffle_grouping(spout_id)
         return Stream(self, name)
 

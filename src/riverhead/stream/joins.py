@@ -256,7 +256,8 @@ class TableSpout(Spout):
 
 
 class ItemsTableSpout(Spout):
-    """A table from ``(key, value)`` items, emitted once, in order (tests)."""
+    """A table from ``(key, value)`` items, emitted once, in order, all in its first
+    ``next_tuple`` (a table loaded at start; tests)."""
 
     outputs = TABLE_FIELDS
 
@@ -264,9 +265,10 @@ class ItemsTableSpout(Spout):
         self.items = list(items)
 
     def open(self, context: Context) -> None:
-        self._i = 0
+        self._done = False
 
     def next_tuple(self) -> None:
-        if self._i < len(self.items):
-            self.emit(tuple(self.items[self._i]))
-            self._i += 1
+        if not self._done:
+            self._done = True
+            for item in self.items:
+                self.emit(tuple(item))

@@ -28,7 +28,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from riverhead.stream.components import Bolt, Context, Failure, Spout
 from riverhead.stream.formats import Format, check_format, decode, encode
@@ -49,6 +49,14 @@ ASSIGNMENT_LISTENERS: list[AssignmentListener] = []
 (``True``) and revocation or loss (``False``) of a KafkaSpout's partitions, on the
 spout's thread: stateful bolts of the same worker restore and drop partition state with
 it (:mod:`riverhead.stream.operators`)."""
+
+
+class BatchId(NamedTuple):
+    """The ``msg_id`` of a micro-batch tuple: its partition and offsets."""
+
+    topic: str
+    partition: int
+    offsets: tuple[int, ...]
 
 
 def _notify(group: str, partitions: list[Any], assigned: bool) -> None:
@@ -88,6 +96,13 @@ class KafkaSpout(Spout):
     ``commit_interval``: seconds between asynchronous commits (a final synchronous commit
     happens on close and on partition revocation). ``consumer_config`` adds or overrides
     librdkafka settings.
+
+    ``batch`` > 1 emits *micro-batches*: one tuple per run of up to ``batch`` consecutive
+    records of one partition, with lists in ``key``, ``value``, ``headers``, ``offset``
+    and ``timestamp`` (:mod:`riverhead.stream.microbatch`). Its tree completes all its
+    offsets at once; a failed batch is replayed record by record, so retries and the
+    dead-letter topic stay per record. Its trace continues the first record's
+    ``traceparent``.
     """
 
     outputs = SPOUT_FIELDS
@@ -107,6 +122,7 @@ class KafkaSpout(Spout):
         commit_interval: float = 1.0,
         poll_batch: int = 500,
         consumer_config: Mapping[str, Any] | None = None,
+        batch: int = 1,
     ) -> None:
         self.topics = [topic] if isinstance(topic, str) else list(topic)
         if not self.topics:
@@ -122,6 +138,7 @@ class KafkaSpout(Spout):
         self.tick_interval = commit_interval
         self.poll_batch = poll_batch
         self.consumer_config = dict(consumer_config or {})
+        self.batch = max(1, int(batch))
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -209,6 +226,9 @@ class KafkaSpout(Spout):
                     log.warning("consumer error: %s", err)
             if not self._buffer:
                 return
+        if self.batch > 1:
+            self._emit_batch()
+            return
         msg = self._buffer.popleft()
         msg_id = (msg.topic(), msg.partition(), msg.offset())
         self._tracker.emitted(msg_id[:2], msg_id[2])
@@ -229,17 +249,62 @@ class KafkaSpout(Spout):
             msg_id=msg_id, trace=self._trace_for(msg),
         )
 
+    def _emit_batch(self) -> None:
+        """Emit the buffer's next run of records of one partition as one tuple."""
+        buffer, tracker, inflight = self._buffer, self._tracker, self._inflight
+        first = buffer[0]
+        topic, partition = first.topic(), first.partition()
+        keys: list[Any] = []
+        values: list[Any] = []
+        headers: list[Any] = []
+        offsets: list[int] = []
+        stamps: list[Any] = []
+        kf, vf = self.key_format, self.value_format
+        while buffer and len(offsets) < self.batch:
+            msg = buffer[0]
+            if msg.partition() != partition or msg.topic() != topic:
+                break
+            buffer.popleft()
+            off = msg.offset()
+            msg_id = (topic, partition, off)
+            tracker.emitted(msg_id[:2], off)
+            inflight[msg_id] = msg
+            try:
+                key, value = decode(kf, msg.key()), decode(vf, msg.value())
+            except (ValueError, UnicodeDecodeError) as exc:
+                self._dead_letter(msg_id, Failure("error", "decode",
+                                                  f"{type(exc).__name__}: {exc}"))
+                continue
+            keys.append(key)
+            values.append(value)
+            headers.append(msg.headers() or [])
+            offsets.append(off)
+            ts_type, ts = msg.timestamp()
+            stamps.append(ts if ts_type else None)
+        if offsets:
+            self.emit((keys, values, headers, topic, partition, offsets, stamps),
+                      msg_id=BatchId(topic, partition, tuple(offsets)),
+                      trace=self._trace_for(first))
+
     def _trace_for(self, msg: Any) -> TraceContext | None:
         """This task's span for ``msg``: a child of its ``traceparent``, else a new trace
         (None with ``tracing=False``)."""
         return continue_from(msg.headers()) if self._tracing else None
 
     def ack(self, msg_id: Any) -> None:
+        if type(msg_id) is BatchId:
+            for off in msg_id.offsets:
+                self.ack((msg_id.topic, msg_id.partition, off))
+            return
         self._inflight.pop(msg_id, None)
         self._attempts.pop(msg_id, None)
         self._tracker.done(msg_id[:2], msg_id[2])
 
     def on_fail(self, msg_id: Any, failure: Failure) -> None:
+        if type(msg_id) is BatchId:  # replayed record by record: retries stay per record
+            for off in msg_id.offsets:
+                self.on_fail((msg_id.topic, msg_id.partition, off), failure)
+            return
         if not self._tracker.tracks(msg_id[:2]):
             self._inflight.pop(msg_id, None)  # revoked: the new owner replays it
             return

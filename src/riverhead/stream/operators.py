@@ -249,14 +249,18 @@ class SourceStep(Step):
 
     def __init__(self, name: str, timestamp: Fn | None = None,
                  max_out_of_orderness_ms: int = 0, topics: Sequence[str] = (),
-                 **kw: Any) -> None:
+                 channels: Sequence[str] = (), **kw: Any) -> None:
         super().__init__(name, **kw)
         self.timestamp = timestamp
         self.ooo = max_out_of_orderness_ms
         self.topics = set(topics)
+        self.channels = list(channels)
+        """Partitions (``topic:p``) of a bounded source, expected from the start."""
 
     def open_step(self, context: Context) -> None:
         self.partitions = WatermarkTracker(self.ooo, self.idle_timeout)
+        for channel in self.channels:  # as a Kafka partition is from its assignment
+            self.partitions.advance(channel, NO_WATERMARK, self.now())
         if self.topics:
             kafka.ASSIGNMENT_LISTENERS.append(self._on_assignment)
 
@@ -323,9 +327,21 @@ class SourceStep(Step):
         self.maybe_punctuate()
 
 
+FANOUT = 1 << 20
+"""Items a ``flat_map`` may make of one record. Item ``i`` of the record at offset ``o``
+travels with offset ``o * FANOUT + i``: still ascending per source partition and unique,
+so stateful steps downstream tell a replayed item from the record's other items."""
+
+
+def _fanout(off: Any, i: int) -> Any:
+    if i >= FANOUT:
+        raise ValueError(f"flat_map made more than {FANOUT} items of one record")
+    return None if off is None else off * FANOUT + i
+
+
 class MapStep(Step):
-    """``fn(value) -> iterable of values`` (``flat``) or ``-> value``; ``predicate``
-    mode keeps values for which ``fn`` is true; ``keyed`` mode sets the key."""
+    """``fn(value) -> iterable of values`` (``flat_map``) or ``-> value`` (``map``);
+    ``filter`` keeps values for which ``fn`` is true; ``map_key`` sets the key."""
 
     def __init__(self, name: str, fn: Fn, mode: str, **kw: Any) -> None:
         super().__init__(name, **kw)
@@ -341,8 +357,8 @@ class MapStep(Step):
         elif mode == "map":
             self.out(key, self.fn(value), ts, src, off, tup)
         elif mode == "flat_map":
-            for item in self.fn(value):
-                self.out(key, item, ts, src, off, tup)
+            for i, item in enumerate(self.fn(value)):
+                self.out(key, item, ts, src, _fanout(off, i), tup)
         elif mode == "map_key":
             self.out(self.fn(value), value, ts, src, off, tup)
         self.ack(tup)
@@ -358,12 +374,12 @@ class MapStep(Step):
         elif mode == "flat_map":
             out: Columns = [[], [], [], None if offs is None else []]
             for i, value in enumerate(values):
-                for item in fn(value):
+                for j, item in enumerate(fn(value)):
                     out[0].append(keys[i])
                     out[1].append(item)
                     out[2].append(tss[i])
                     if offs is not None:
-                        out[3].append(offs[i])
+                        out[3].append(_fanout(offs[i], j))
             self.out_batch(route, out, src, tup)
         else:
             self.emit_keyed(list(map(fn, values)), cols, src, tup)
