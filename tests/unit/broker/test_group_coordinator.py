@@ -365,6 +365,56 @@ def test_rebalance_timeout_removes_laggards(co: GroupCoordinator, clock: FakeClo
     assert heartbeat(co, b, gen) == ErrorCode.UNKNOWN_MEMBER_ID
 
 
+class TickingClock(FakeClock):
+    """A clock that moves on every reading, as a real one does while a request is handled."""
+
+    def monotonic(self) -> float:
+        self.mono += 0.001
+        return self.mono
+
+
+def test_join_of_an_empty_group_without_initial_delay_completes_at_once(
+    monkeypatch: pytest.MonkeyPatch, store: FakeStore
+) -> None:
+    """With group.initial.rebalance.delay.ms=0 Kafka answers the join of a lone member at
+    once; it used to wait for the next housekeeping tick (up to 100 ms) because the delay's
+    end was read from the clock after the join's own ``now``."""
+    monkeypatch.setattr(coordinator_module, "time", TickingClock())
+    co = make(store)
+    for _round in range(2):  # a new group, then the same group Empty again
+        a, ja = new_member(co)
+        assert ja.done and ja.tree["error_code"] == 0, "answered without a tick"
+        sync(co, a, ja.tree["generation_id"], {a: b""})
+        co.leave(G, [(a, None)])
+        assert co.groups[G].state == GroupState.EMPTY
+
+
+def test_initial_rebalance_delay_holds_only_the_join_of_an_empty_group(
+    clock: FakeClock, store: FakeStore
+) -> None:
+    co = GroupCoordinator(
+        store,  # type: ignore[arg-type]
+        initial_rebalance_delay_ms=3000,
+        offsets_retention_ms=-1,
+        topic_exists=lambda t, p: True,
+    )
+    a, ja = new_member(co)
+    clock.advance(2.9)
+    co.tick()
+    assert not ja.done, "the first join waits for the initial delay"
+    b, jb = new_member(co)  # joins within the delay: one rebalance for both
+    clock.advance(0.2)
+    co.tick()
+    gen = ja.tree["generation_id"]
+    assert jb.tree["generation_id"] == gen
+    assert sorted(m["member_id"] for m in ja.tree["members"]) == sorted([a, b])
+    sync(co, b, gen)
+    sync(co, a, gen, {a: b"A", b: b"B"})
+    co.leave(G, [(b, None)])  # a rebalance of a non-empty group is not delayed
+    ja2, _ = join(co, a)
+    assert ja2.tree["generation_id"] == gen + 1
+
+
 def test_inconsistent_group_protocol(co: GroupCoordinator) -> None:
     _a, _ja = new_member(co)
     _, answer = join(co, protocols=[("roundrobin", b"")])

@@ -205,7 +205,12 @@ class GroupCoordinator:
         for request, tree in replies:
             request.complete(tree)
 
-    def _prepare_rebalance(self, group: Group, replies: list[Reply]) -> None:
+    def _prepare_rebalance(
+        self, group: Group, replies: list[Reply], now: float | None = None
+    ) -> None:
+        """Enter PreparingRebalance; ``now`` is the caller's clock reading, so a join that
+        checks ``join_not_before`` against its own ``now`` sees a zero delay as over."""
+        now = time.monotonic() if now is None else now
         if group.state == GroupState.COMPLETING_REBALANCE:
             for member in group.members.values():  # their sync can no longer complete
                 if member.pending_sync is not None:
@@ -215,9 +220,9 @@ class GroupCoordinator:
                     member.pending_sync = None
         if group.state != GroupState.PREPARING_REBALANCE:
             timeout = max((m.rebalance_timeout_ms for m in group.members.values()), default=0)
-            group.rebalance_deadline = time.monotonic() + timeout / 1000
+            group.rebalance_deadline = now + timeout / 1000
             if group.state == GroupState.EMPTY:
-                group.join_not_before = time.monotonic() + self.initial_delay
+                group.join_not_before = now + self.initial_delay
             group.state = GroupState.PREPARING_REBALANCE
             self.rebalances += 1
 
@@ -440,7 +445,7 @@ class GroupCoordinator:
                 group.protocol_type = protocol_type
                 if group.leader is None:
                     group.leader = member_id
-                self._prepare_rebalance(group, replies)  # sets the deadline once per rebalance
+                self._prepare_rebalance(group, replies, now)  # deadlines once per rebalance
                 if group.all_joined() and now >= group.join_not_before:
                     self._complete_join(group, replies)
                 return None
