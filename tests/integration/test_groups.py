@@ -447,10 +447,12 @@ def wait_consumed(
 ) -> None:
     wait_until(
         lambda: wanted <= set(consumed(ms)),
-        f"{what}: {len(wanted)} records consumed "
-        f"(missing {sorted(wanted - set(consumed(ms)))[:5]}; "
-        + "; ".join(m.describe() for m in ms)
-        + ")",
+        lambda: (
+            f"{what}: {len(wanted)} records consumed "
+            f"(missing {sorted(wanted - set(consumed(ms)))[:5]}; "
+            + "; ".join(m.describe() for m in ms)
+            + ")"
+        ),
         timeout,
     )
 
@@ -467,12 +469,14 @@ def wait_split(ms: Sequence[Member], what: str, timeout: float = WAIT_S) -> list
             return None
         return parts  # type: ignore[return-value]
 
-    return wait_until(probe, f"{what} ({'; '.join(m.describe() for m in ms)})", timeout)
+    return wait_until(probe, lambda: f"{what} ({'; '.join(m.describe() for m in ms)})", timeout)
 
 
 def wait_owns_all(m: Member, what: str, timeout: float = WAIT_S) -> None:
     wait_until(
-        lambda: m.assignment == frozenset(range(PARTITIONS)), f"{what} ({m.describe()})", timeout
+        lambda: m.assignment == frozenset(range(PARTITIONS)),
+        lambda: f"{what} ({m.describe()})",
+        timeout,
     )
 
 
@@ -747,7 +751,9 @@ def test_static_member_restart_keeps_the_other_members_assignment(
     b_history = list(b.assignments)
     a.kill()  # a static member's session outlives its process
     a2 = members.start("confluent", bs, topic_name, group, **{"group.instance.id": "a"})
-    wait_until(lambda: a2.assignment, f"the restarted static member's assignment ({a2.describe()})")
+    wait_until(
+        lambda: a2.assignment, lambda: f"the restarted static member's assignment ({a2.describe()})"
+    )
     sent = spread("s", 8)
     produce("confluent", bs, topic_name, sent)
     wait_consumed([a2, b], values(sent), "after the static member came back")
@@ -768,7 +774,7 @@ def test_duplicate_instance_id_fences_the_first_member(
     second = members.start("confluent", bs, topic_name, group, **{"group.instance.id": "dup"})
     wait_until(
         lambda: first.fatal,
-        f"FENCED_INSTANCE_ID as a fatal error for the first member ({first.describe()})",
+        lambda: f"FENCED_INSTANCE_ID as a fatal error for the first member ({first.describe()})",
     )
     # librdkafka raises _FATAL (-150) carrying the broker's FENCED_INSTANCE_ID (82) text.
     assert "fenced by other consumer with same group.instance.id" in first.fatal[0], first.fatal

@@ -139,9 +139,13 @@ class Deadline:
 
 
 def wait_until(
-    probe: Callable[[], T], what: str, timeout: float = WAIT_S, interval: float = 0.05
+    probe: Callable[[], T],
+    what: str | Callable[[], str],
+    timeout: float = WAIT_S,
+    interval: float = 0.05,
 ) -> T:
-    """Call ``probe`` until it returns something truthy; fail naming ``what`` at the deadline."""
+    """Call ``probe`` until it returns something truthy; fail naming ``what`` at the deadline
+    (a callable ``what`` is called then, so it describes the state at the deadline)."""
     deadline = Deadline(timeout)
     last: Any = None
     while True:
@@ -149,7 +153,8 @@ def wait_until(
         if last:
             return last
         if deadline.expired():
-            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+            text = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {text} (last: {last!r})")
         time.sleep(interval)
 
 
