@@ -205,6 +205,7 @@ def run_demo(data_dir: Path, args: argparse.Namespace) -> dict[str, int]:
              f"shop_app.py --workers {args.workers}` (until {until})")
         live = run_live(bootstrap, console, args.duration, args.rate, workers=args.workers,
                         say=lambda text: console.print(f"[dim]{text}[/]"))
+        console.print()  # a live display that is not a terminal's ends mid-line
         console.print(
             f"{live['events']} events: {live['revenue-per-minute']} revenue minutes, "
             f"{live['top-products']} top-product windows, {live['funnel']} sessions, "
