@@ -18,7 +18,7 @@ never counts its own records, so a watermark moves *between* batches, not inside
 JSON (a repartition topic) unchanged except that tuple keys come back as lists, as
 single records' do.
 
-A Kafka spout batch (``KafkaSpout(..., batch=True)``) has the spout's fields with lists
+A Kafka spout batch (``KafkaSpout(..., batch=N)``, N > 1) has the spout's fields with lists
 in ``key``, ``value``, ``headers``, ``offset`` and ``timestamp`` (one partition).
 """
 

@@ -178,6 +178,7 @@ class WindowStep(KeyedStep):
             "fired": getattr(self, "fired", 0),
             "open_windows": sum(op.open_windows() for op in list(ops.values())),
             "duplicates": sum(op.duplicates for op in list(ops.values())),
+            "batched": sum(getattr(op, "batched", 0) for op in list(ops.values())),
             "restored_records": getattr(getattr(self, "state", None), "restored_records", 0),
         }
 
