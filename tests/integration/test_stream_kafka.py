@@ -229,3 +229,77 @@ def test_retries_then_dead_letter_with_error_headers(
     assert h["riverhead.error.attempts"] == b"3"
     assert h["riverhead.source.topic"] == src.encode()
     assert committed(broker.bootstrap, group, src) == end_offsets(broker.bootstrap, src)
+
+
+def test_dsl_micro_batches_dead_letter_single_records(
+    broker: BrokerProcess, topic_name: str
+) -> None:
+    """A DSL app reading micro-batches (the default for topics): a record that is not
+    JSON is dead-lettered on its own as its batch is cut; a record whose user function
+    raises fails its whole batch, which is replayed record by record, so only that
+    record goes to the dead-letter topic after its retries. The replayed records meet a
+    watermark that has moved past them by up to a batch's span of event time: the
+    allowed lateness covers it, and every good record is counted once in its window;
+    offsets commit to the end."""
+    from riverhead.stream.aggregations import count
+    from riverhead.stream.dsl import App
+    from riverhead.stream.windows import tumbling
+
+    src, dst = f"{topic_name}-in", f"{topic_name}-out"
+    dlq = f"{src}.dead-letter"
+    create_topics(broker.bootstrap, {src: 2, dst: 1, dlq: 1})
+    lines = []
+    for i in range(400):
+        if i % 100 == 7:
+            lines.append(f"not json {i}")
+        elif i % 100 == 50:
+            lines.append(json.dumps({"u": f"u{i % 5}", "ts": i * 10, "price": "bad"}))
+        else:
+            lines.append(json.dumps({"u": f"u{i % 5}", "ts": i * 10, "price": 1}))
+    produce_lines(broker.bootstrap, src, lines)
+
+    app = App("mb-dlq", brokers=broker.bootstrap)
+    (app.source(src, name="events", timestamp=lambda e: e["ts"])
+        .filter("priced", lambda e: e["price"] >= 0)  # raises on "bad": str >= int
+        .key_by("by-user", lambda e: e["u"])
+        .window("second", tumbling(seconds=1), allowed_lateness=10)
+        .aggregate("n", count())
+        .to(dst, key=lambda r: f'{r["key"]}@{r["window_start"]}'))
+    good = [json.loads(line) for line in lines if line.startswith("{")]
+    good = [e for e in good if e["price"] != "bad"]
+    expected = Counter(f'{e["u"]}@{e["ts"] - e["ts"] % 1000}' for e in good)
+
+    reader = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "table-reader",
+                       "enable.auto.commit": False})
+    reader.assign([TopicPartition(dst, 0, 0)])
+    table: dict[str, int] = {}
+    runner = LocalRunner(app.topology(), collect=False, brokers=broker.bootstrap)
+    beat = Producer({"bootstrap.servers": broker.bootstrap})
+    sent = []
+
+    def done() -> bool:
+        for m in reader.consume(1000, timeout=0):
+            if m.error() is None:
+                table[m.key().decode()] = json.loads(m.value())["result"]
+        if runner.metrics()["events.read"].extra["dead_lettered"] < 8:
+            return False
+        if not sent:  # time moves on: a far-future event per partition fires every window
+            for part in range(2):
+                beat.produce(src, value=json.dumps({"u": "end", "ts": 10**9, "price": 0}),
+                             partition=part)
+            sent.append(beat.flush(WAIT_S))
+        return all(table.get(k) == n for k, n in expected.items())
+
+    try:
+        result = runner.run(until_idle=False, timeout=90, until=done)
+    finally:
+        reader.close()
+    stats = {c: (m.acked, m.failed, m.extra) for c, m in result.metrics.items()}
+    assert result.reason == "until", (result.reason, len(table), len(expected), stats)
+    assert {k: table[k] for k in expected} == dict(expected)
+    assert result.metrics["events.read"].extra["dead_lettered"] == 8
+    assert result.metrics["n"].extra["late"] == 0
+    dead = sorted(m.value().decode() for m in read_all(broker.bootstrap, dlq, 8))
+    assert dead == sorted(line for line in lines if "not json" in line or '"bad"' in line)
+    assert committed(broker.bootstrap, "mb-dlq.events", src) == end_offsets(
+        broker.bootstrap, src)
