@@ -237,9 +237,9 @@ def test_dsl_micro_batches_dead_letter_single_records(
     """A DSL app reading micro-batches (the default for topics): a record that is not
     JSON is dead-lettered on its own as its batch is cut; a record whose user function
     raises fails its whole batch, which is replayed record by record, so only that
-    record goes to the dead-letter topic after its retries. The replayed records meet a
-    watermark that has moved past them by up to a batch's span of event time: the
-    allowed lateness covers it, and every good record is counted once in its window;
+    record goes to the dead-letter topic after its retries. The source's watermark waits
+    for records whose trees have not completed, so the replayed records are not late
+    (no allowed lateness here): every good record is counted once in its window, and
     offsets commit to the end."""
     from riverhead.stream.aggregations import count
     from riverhead.stream.dsl import App
@@ -262,7 +262,7 @@ def test_dsl_micro_batches_dead_letter_single_records(
     (app.source(src, name="events", timestamp=lambda e: e["ts"])
         .filter("priced", lambda e: e["price"] >= 0)  # raises on "bad": str >= int
         .key_by("by-user", lambda e: e["u"])
-        .window("second", tumbling(seconds=1), allowed_lateness=10)
+        .window("second", tumbling(seconds=1))
         .aggregate("n", count())
         .to(dst, key=lambda r: f'{r["key"]}@{r["window_start"]}'))
     good = [json.loads(line) for line in lines if line.startswith("{")]

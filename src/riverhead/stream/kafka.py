@@ -59,6 +59,20 @@ class BatchId(NamedTuple):
     offsets: tuple[int, ...]
 
 
+_OPEN: list[KafkaSpout] = []
+"""The KafkaSpouts open in this process (their task's thread is the runner's)."""
+
+
+def lowest_pending(topic: str, partition: int) -> int | None:
+    """The lowest offset of ``topic``/``partition`` read by a KafkaSpout of this process
+    whose tuple tree has not completed (one past the last completed offset when none is
+    pending; None when no spout has processed the partition). Records below it are done:
+    acked, or dead-lettered after their retries. Same thread as the spouts."""
+    lows = [low for spout in _OPEN
+            if (low := spout._tracker.committable((topic, partition))) is not None]
+    return min(lows, default=None)
+
+
 def _notify(group: str, partitions: list[Any], assigned: bool) -> None:
     if ASSIGNMENT_LISTENERS:
         parts = [(tp.topic, tp.partition) for tp in partitions]
@@ -171,8 +185,11 @@ class KafkaSpout(Spout):
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        _OPEN.append(self)
 
     def close(self) -> None:
+        if self in _OPEN:
+            _OPEN.remove(self)
         try:
             self._commit(sync=True)
         finally:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -245,7 +246,16 @@ class KeyedStep(Step):
 class SourceStep(Step):
     """Kafka spout tuples to step tuples: event time from ``timestamp(value)`` (default:
     the record timestamp), watermark per source partition = max event time seen minus
-    ``max_out_of_orderness_ms``; partition ``-1`` marks the end of a bounded input."""
+    ``max_out_of_orderness_ms``; partition ``-1`` marks the end of a bounded input.
+
+    For a topic, the watermark of a partition also waits for the records whose tuple
+    trees have not completed (:func:`~riverhead.stream.kafka.lowest_pending`): it stays
+    below the smallest event time of the records emitted at or above the lowest pending
+    offset. So a record that fails and is replayed (a failed micro-batch is replayed
+    record by record) meets a watermark that has not passed it, and counts as it would
+    have the first time. Per partition, ``(last offset, min event time)`` of each emitted
+    run is kept in a deque with ascending event times (a sliding-window minimum), and
+    the watermark is recomputed on each tuple and on each tick."""
 
     def __init__(self, name: str, timestamp: Fn | None = None,
                  max_out_of_orderness_ms: int = 0, topics: Sequence[str] = (),
@@ -261,6 +271,10 @@ class SourceStep(Step):
         self.partitions = WatermarkTracker(self.ooo, self.idle_timeout)
         for channel in self.channels:  # as a Kafka partition is from its assignment
             self.partitions.advance(channel, NO_WATERMARK, self.now())
+        self._flight: dict[str, deque[tuple[int, int]]] = {}  # (last offset, min ts)
+        self._max_ts: dict[str, int] = {}
+        self._last_off: dict[str, int] = {}
+        self._tp: dict[str, tuple[str, int]] = {}
         if self.topics:
             kafka.ASSIGNMENT_LISTENERS.append(self._on_assignment)
 
@@ -270,10 +284,47 @@ class SourceStep(Step):
         now = self.now()
         for topic, p in parts:
             if topic in self.topics:
+                channel = f"{topic}:{p}"
+                for table in (self._flight, self._max_ts, self._last_off, self._tp):
+                    table.pop(channel, None)
                 if assigned:
-                    self.partitions.advance(f"{topic}:{p}", NO_WATERMARK, now)
+                    self.partitions.advance(channel, NO_WATERMARK, now)
                 else:  # read elsewhere now: holding the watermark back would stall it
-                    self.partitions.forget(f"{topic}:{p}")
+                    self.partitions.forget(channel)
+
+    def _observe(self, src: str, topic: str, partition: int, last_off: int, min_ts: int,
+                 max_ts: int, now: float) -> None:
+        """Records up to ``last_off`` with these event times were emitted."""
+        if last_off > self._last_off.get(src, -1):  # not a replay
+            self._last_off[src] = last_off
+            runs = self._flight.get(src)
+            if runs is None:
+                runs = self._flight[src] = deque()
+                self._tp[src] = (topic, partition)
+            while runs and runs[-1][1] >= min_ts:
+                runs.pop()
+            runs.append((last_off, min_ts))
+        if max_ts > self._max_ts.get(src, NO_WATERMARK):
+            self._max_ts[src] = max_ts
+        self._advance(src, now)
+
+    def _advance(self, src: str, now: float) -> None:
+        wm = self._max_ts[src] - self.ooo
+        runs = self._flight[src]
+        if runs:
+            low = kafka.lowest_pending(*self._tp[src])
+            while runs and (low is None or runs[0][0] < low):
+                runs.popleft()  # completed (or no longer read here)
+            if runs:
+                wm = min(wm, runs[0][1] - 1)
+        self.partitions.advance(src, wm, now)
+
+    def tick(self) -> None:
+        now = self.now()
+        for src, runs in self._flight.items():
+            if runs:
+                self._advance(src, now)
+        super().tick()
 
     def cleanup(self) -> None:
         if self._on_assignment in kafka.ASSIGNMENT_LISTENERS:
@@ -302,7 +353,10 @@ class SourceStep(Step):
             raise ValueError(f"{self.name}: event time must be an int (ms), got {ts!r}")
         src = f"{topic}:{partition}"
         now = self.now()
-        self.partitions.observe(src, ts, now)
+        if self.topics:
+            self._observe(src, topic, partition, offset, ts, ts, now)
+        else:
+            self.partitions.observe(src, ts, now)
         self.cur = self.partitions.current(now)
         self.out(key, value, ts, src, offset, tup)
         self.ack(tup)
@@ -321,7 +375,10 @@ class SourceStep(Step):
         now = self.now()
         self.cur = self.partitions.current(now)  # the batch carries the watermark before it
         self.out_batch(None, [keys, values, tss, offsets], src, tup)
-        self.partitions.observe(src, max(tss), now)
+        if self.topics:
+            self._observe(src, topic, partition, offsets[-1], min(tss), max(tss), now)
+        else:
+            self.partitions.observe(src, max(tss), now)
         self.cur = self.partitions.current(now)
         self.ack(tup)
         self.maybe_punctuate()
