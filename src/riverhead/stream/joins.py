@@ -105,17 +105,7 @@ class JoinStep(KeyedStep):
 
     def _finish(self, p: int, tup: Tuple, changed: bool) -> None:
         """Ack ``tup`` now, or once partition ``p``'s changes are durable."""
-        if not changed:
-            self.ack(tup)
-            return
-
-        def done(error: str | None) -> None:
-            if error is None:
-                self.ack(tup)
-            else:
-                self.fail(tup, error)
-
-        self.state.commit(p, done)
+        self.ack_when_durable(p, tup, self.state.stores[p].take() if changed else [])
 
     def _join(self, p: int, key: Any, side: int, value: Any, ts: int, src: Any, off: Any,
               tup: Tuple) -> bool:

@@ -102,10 +102,16 @@ class Step(Bolt):
         tracker = self.tracker
         tracker.advance(v[4], v[3], now)
         self.cur = tracker.current(now)
-        if v[2] is None:
+        self.dispatch(tup)
+
+    def dispatch(self, tup: Tuple) -> None:
+        """Hand ``tup`` to :meth:`on_watermark` (a punctuation), :meth:`on_batch` or
+        :meth:`on_record`, then pass watermark progress on."""
+        ts = tup.values[2]
+        if ts is None:
             self.on_watermark(tup)
             self.ack(tup)
-        elif v[2] == BATCH:
+        elif ts == BATCH:
             self.on_batch(tup)
         else:
             self.on_record(tup)
@@ -233,14 +239,22 @@ class KeyedStep(Step):
             return
         self.tracker_of(p).advance(v[4], v[3], self.now())
         self.wm  # noqa: B018  (refreshes self.cur)
-        if v[2] is None:
-            self.on_watermark(tup)
+        self.dispatch(tup)
+
+    def ack_when_durable(self, p: int, tup: Tuple, changes: list[Any]) -> None:
+        """Ack ``tup`` once partition ``p``'s ``changes`` are in its changelog (at once
+        when there are none); fail it if the write fails."""
+        if not changes:
             self.ack(tup)
-        elif v[2] == BATCH:
-            self.on_batch(tup)
-        else:
-            self.on_record(tup)
-        self.maybe_punctuate()
+            return
+
+        def done(error: str | None) -> None:
+            if error is None:
+                self.ack(tup)
+            else:
+                self.fail(tup, error)
+
+        self.state.send(p, changes, done)
 
 
 class SourceStep(Step):

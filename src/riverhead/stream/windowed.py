@@ -74,60 +74,35 @@ class WindowStep(KeyedStep):
 
     def on_record(self, tup: Tuple) -> None:
         key, value, ts, _wm, _c, src, off = tup.values
-        state = self.state
-        p = state.partition(key)
-        if not state.owns(p):
-            state.skipped += 1
-            self.ack(tup)
-            return
-        store = state.store(p)
-        op = self.ops[p]
+        p = self.state.partition(key)  # KeyedStep.process checked that p is owned
+        self.state.store(p)  # restored before its operator counts
         wm = self.wm_of(p)
         if wm == NO_WATERMARK and log.isEnabledFor(logging.DEBUG):  # no watermark yet
             log.debug("%s: record %s:%s ts %d counted at partition %d watermark %d (%s)",
                       self.name, src, off, ts, p, wm, self.tracker_of(p).snapshot())
-        results, late = op.add(key, ts, value, wm, src, off)
-        changes = store.take()
-        if late:
+        results, late = self.ops[p].add(key, ts, value, wm, src, off)
+        self._counted(p, tup, results, [(key, value, ts, src, off)] if late else [])
+
+    def on_batch(self, tup: Tuple) -> None:
+        route, (keys, values, tss, offs), _b, _wm, _c, src, _off = tup.values
+        p = self.state.partition(route)  # KeyedStep.process checked that p is owned
+        self.state.store(p)
+        results, late = self.ops[p].add_batch(keys, values, tss, self.wm_of(p), src, offs)
+        self._counted(p, tup, results, [
+            (keys[i], values[i], tss[i], src, None if offs is None else offs[i])
+            for i in late])
+
+    def _counted(self, p: int, tup: Tuple, results: list[WindowResult],
+                 late: list[tuple[Any, Any, int, Any, Any]]) -> None:
+        """After ``tup`` was counted in partition ``p``: the late records to the side
+        output, the results, windows the watermark passed; ack once durable."""
+        changes = self.state.stores[p].take()
+        for key, value, ts, src, off in late:
             self.late += 1
             self.out(key, value, ts, src, off, tup, stream=LATE_STREAM)
         self._emit_results(results, tup)
         self._fire(tup)
-        if changes:
-            def done(error: str | None) -> None:
-                if error is None:
-                    self.ack(tup)
-                else:
-                    self.fail(tup, error)
-
-            state.send(p, changes, done)
-        else:
-            self.ack(tup)
-        self._drop_revoked()
-
-    def on_batch(self, tup: Tuple) -> None:
-        route, (keys, values, tss, offs), _b, _wm, _c, src, _off = tup.values
-        state = self.state
-        p = state.partition(route)  # KeyedStep.process checked that p is owned
-        store = state.store(p)
-        results, late = self.ops[p].add_batch(keys, values, tss, self.wm_of(p), src, offs)
-        changes = store.take()
-        for i in late:
-            self.late += 1
-            self.out(keys[i], values[i], tss[i], src, None if offs is None else offs[i],
-                     tup, stream=LATE_STREAM)
-        self._emit_results(results, tup)
-        self._fire(tup)
-        if changes:
-            def done(error: str | None) -> None:
-                if error is None:
-                    self.ack(tup)
-                else:
-                    self.fail(tup, error)
-
-            state.send(p, changes, done)
-        else:
-            self.ack(tup)
+        self.ack_when_durable(p, tup, changes)
         self._drop_revoked()
 
     def _drop_revoked(self) -> None:
