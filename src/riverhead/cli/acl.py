@@ -53,6 +53,10 @@ OpOpt = Annotated[
     typer.Option("--operation", "-o", help=f"Repeatable: {', '.join(OPERATIONS)}."),
 ]
 HostOpt = Annotated[str, typer.Option("--host", help="Client host the ACL applies to.")]
+PrincipalFilterOpt = Annotated[str | None, typer.Option("--principal")]
+PatternFilterOpt = Annotated[
+    str, typer.Option("--pattern", help="any, match, literal, prefixed.")
+]
 
 
 def _resource(
@@ -214,10 +218,8 @@ def list_acls(
     group: GroupOpt = None,
     cluster: ClusterOpt = False,
     transactional_id: TxnOpt = None,
-    principal: Annotated[str | None, typer.Option("--principal")] = None,
-    pattern: Annotated[
-        str, typer.Option("--pattern", help="any, match, literal, prefixed.")
-    ] = "any",
+    principal: PrincipalFilterOpt = None,
+    pattern: PatternFilterOpt = "any",
     format: FormatOption = Format.table,
 ) -> None:
     """List ACLs matching the filter (everything by default)."""
@@ -237,12 +239,10 @@ def delete(
     group: GroupOpt = None,
     cluster: ClusterOpt = False,
     transactional_id: TxnOpt = None,
-    principal: Annotated[str | None, typer.Option("--principal")] = None,
+    principal: PrincipalFilterOpt = None,
     operation: OpOpt = None,
     permission: Annotated[str | None, typer.Option("--permission", help="allow or deny.")] = None,
-    pattern: Annotated[
-        str, typer.Option("--pattern", help="any, match, literal, prefixed.")
-    ] = "any",
+    pattern: PatternFilterOpt = "any",
     host: Annotated[str | None, typer.Option("--host")] = None,
     format: FormatOption = Format.table,
 ) -> None:
