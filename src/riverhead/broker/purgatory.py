@@ -18,6 +18,10 @@ import itertools
 import threading
 import time
 from collections.abc import Hashable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from riverhead.broker.request import Request
 
 Key = Hashable
 
@@ -53,6 +57,26 @@ class DelayedOperation:
         if self._done or not self.ready():
             return False
         return self.complete_once()
+
+
+class DelayedReply(DelayedOperation):
+    """Answers ``request`` with ``reply`` at ``deadline`` and no sooner (a throttled
+    answer, or a failed authentication's); ``close``: then close the connection."""
+
+    def __init__(self, request: Request, reply: Any, deadline: float,
+                 close: bool = False) -> None:
+        super().__init__(deadline, ())
+        self.request = request
+        self.reply = reply
+        self.close = close
+
+    def ready(self) -> bool:
+        return False
+
+    def on_complete(self) -> None:
+        if self.close:
+            self.request.conn.eof = True  # close once the answer is written
+        self.request.complete(self.reply)
 
 
 class Purgatory:

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from riverhead.broker.engine import PARKED, _Parked
-from riverhead.broker.purgatory import DelayedOperation
+from riverhead.broker.purgatory import DelayedReply
 from riverhead.broker.request import Body, Request
 from riverhead.security.authorizer import who
 from riverhead.security.quotas import ByteRateQuota
@@ -22,19 +22,6 @@ if TYPE_CHECKING:
     from riverhead.broker.state import BrokerState
 
 log = logging.getLogger("riverhead.security.quotas")
-
-
-class DelayedReply(DelayedOperation):
-    def __init__(self, request: Request, reply: bytes | Body, deadline: float) -> None:
-        super().__init__(deadline, ())
-        self.request = request
-        self.reply = reply
-
-    def ready(self) -> bool:
-        return False
-
-    def on_complete(self) -> None:
-        self.request.complete(self.reply)
 
 
 def throttle_ms(quota: ByteRateQuota, request: Request, nbytes: int) -> int:

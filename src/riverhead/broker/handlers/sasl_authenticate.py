@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from riverhead.broker.engine import PARKED
-from riverhead.broker.purgatory import DelayedOperation
+from riverhead.broker.purgatory import DelayedReply
 from riverhead.broker.request import Reply, Request
 from riverhead.broker.state import BrokerState
 from riverhead.protocol.errors import ErrorCode
@@ -25,22 +24,6 @@ from riverhead.security.sasl import SaslFailure
 log = logging.getLogger("riverhead.security.sasl")
 
 
-class DelayedFailure(DelayedOperation):
-    """Answer a failed authentication after a delay, then close the connection."""
-
-    def __init__(self, request: Request, reply: dict[str, Any], deadline: float) -> None:
-        super().__init__(deadline, ())
-        self.request = request
-        self.reply = reply
-
-    def ready(self) -> bool:
-        return False
-
-    def on_complete(self) -> None:
-        self.request.conn.eof = True  # close once the answer is written
-        self.request.complete(self.reply)
-
-
 def _failure(state: BrokerState, request: Request, message: str) -> Reply:
     reply = {"error_code": ErrorCode.SASL_AUTHENTICATION_FAILED, "error_message": message,
              "auth_bytes": b"", "session_lifetime": 0}
@@ -48,7 +31,9 @@ def _failure(state: BrokerState, request: Request, message: str) -> Reply:
     if delay <= 0:
         request.conn.eof = True
         return reply
-    state.purgatory.watch(DelayedFailure(request, reply, time.monotonic() + delay / 1000))
+    # answered after a delay, then the connection closes
+    state.purgatory.watch(DelayedReply(request, reply, time.monotonic() + delay / 1000,
+                                       close=True))
     return PARKED
 
 
